@@ -1,0 +1,153 @@
+"""Input validation shared by every public entry point.
+
+Each helper raises ``ValueError`` (or ``TypeError``) whose message names the argument and the
+offending value, so that a user never sees a silent NaN or a traceback from deep inside.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def _describe(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_X(X, *, name: str = "X", min_rows: int = 1) -> np.ndarray:
+    """Return ``X`` as a finite float64 array of shape (n, d); a 1-D input is one feature."""
+    try:
+        arr = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array, got {_describe(X)}") from exc
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n, d), got shape {arr.shape}")
+    if arr.shape[0] < min_rows:
+        raise ValueError(f"{name} must have at least {min_rows} rows, got {arr.shape[0]}")
+    if arr.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one column, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"{name} must be finite; {name}[{bad[0]}, {bad[1]}] = {arr[tuple(bad)]}"
+        )
+    return np.ascontiguousarray(arr)
+
+
+def check_labels(labels, *, n_rows: int | None = None, n_classes: int | None = None,
+                 name: str = "labels") -> np.ndarray:
+    """Return integer class labels 0..k-1 as an int64 array of shape (n,)."""
+    arr = np.asarray(labels)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D integer class labels, got shape {arr.shape}")
+    if n_rows is not None and arr.shape[0] != n_rows:
+        raise ValueError(f"{name} has {arr.shape[0]} entries but X has {n_rows} rows")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty")
+    if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be integers 0..k-1, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            bad = arr[~(np.isfinite(arr) & (arr == np.round(np.nan_to_num(arr))))][0]
+            raise ValueError(f"{name} must be integers 0..k-1, found {bad}")
+    out = arr.astype(np.int64)
+    if out.min() < 0:
+        raise ValueError(f"{name} must be integers 0..k-1, found {out.min()}")
+    if n_classes is not None and out.max() >= n_classes:
+        raise ValueError(
+            f"{name} must be integers 0..{n_classes - 1} (n_classes={n_classes}), "
+            f"found {out.max()}"
+        )
+    return out
+
+
+def infer_n_classes(labels: np.ndarray, n_classes: int | None) -> int:
+    """``n_classes`` if given (validated against the labels), else max(labels) + 1, at least 2."""
+    if n_classes is None:
+        return max(2, int(labels.max()) + 1)
+    k = check_int(n_classes, "n_classes", minimum=2)
+    if labels.max() >= k:
+        raise ValueError(f"labels must be integers 0..{k - 1}, found {labels.max()}")
+    return k
+
+
+def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """The (n, k) one-hot matrix of integer labels (rows are the classes e_1..e_k)."""
+    y = np.zeros((labels.shape[0], n_classes))
+    y[np.arange(labels.shape[0]), labels] = 1.0
+    return y
+
+
+def check_proba(p, *, name: str = "p_hat", shape: tuple | None = None) -> np.ndarray:
+    """Teacher outputs: a float64 array with entries in [0, 1] (rows need not sum to 1)."""
+    try:
+        arr = np.asarray(p, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array, got {_describe(p)}") from exc
+    if shape is not None and arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    if arr.ndim < 2:
+        raise ValueError(f"{name} must be (n, k), got shape {arr.shape}")
+    if np.any(np.isnan(arr)):
+        idx = tuple(np.argwhere(np.isnan(arr))[0])
+        raise ValueError(f"{name} contains NaN at index {idx}")
+    if np.any((arr < 0) | (arr > 1)):
+        idx = tuple(np.argwhere((arr < 0) | (arr > 1))[0])
+        raise ValueError(f"{name} must lie in [0, 1]; {name}{list(idx)} = {arr[idx]}")
+    return arr
+
+
+def check_onehot(y, *, shape: tuple, name: str = "y_onehot") -> np.ndarray:
+    arr = np.asarray(y, dtype=np.float64)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    if not np.all((arr == 0) | (arr == 1)) or not np.all(arr.sum(axis=1) == 1):
+        raise ValueError(f"{name} must be one-hot rows (one 1, the rest 0)")
+    return arr
+
+
+def check_clip(clip) -> float:
+    """The teacher clipping level: a float in (0, 0.5)."""
+    if isinstance(clip, bool) or not isinstance(clip, numbers.Real) or not 0 < clip < 0.5:
+        raise ValueError(f"clip must be a number in (0, 0.5), got {_describe(clip)}")
+    return float(clip)
+
+
+def check_alpha(alpha) -> float:
+    """The gamma-correction parameter: a number in [0, inf]."""
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or np.isnan(alpha) \
+            or alpha < 0:
+        raise ValueError(f"alpha must be a number in [0, inf], got {_describe(alpha)}")
+    return float(alpha)
+
+
+def check_beta(beta) -> float:
+    """The annealing inverse temperature: a number in (0, 1]."""
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0 < beta <= 1:
+        raise ValueError(f"beta must be a number in (0, 1], got {_describe(beta)}")
+    return float(beta)
+
+
+def check_int(value, name: str, *, minimum: int | None = None,
+              maximum: int | None = None) -> int:
+    """An integer (Python or NumPy; a float like 3.0 is refused) within [minimum, maximum]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {_describe(value)}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def check_positive(value, name: str, *, allow_inf: bool = False) -> float:
+    """A finite (or, if allowed, infinite) number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or np.isnan(value) \
+            or value <= 0 or (np.isinf(value) and not allow_inf):
+        raise ValueError(f"{name} must be a positive number, got {_describe(value)}")
+    return float(value)

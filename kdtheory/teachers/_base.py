@@ -1,0 +1,41 @@
+"""What every kdtheory teacher shares: the sklearn classifier protocol.
+
+A teacher is anything with ``fit(X, labels) -> self`` and ``predict_proba(X) -> (m, k)``; any
+scikit-learn classifier qualifies. kdtheory's own teachers derive from :class:`TeacherMixin`,
+which validates inputs the same way everywhere and sets ``classes_``/``n_classes_`` so that
+:func:`kdtheory.crossfit.crossfit_predict` can align columns even when a fold lacks a class.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from .._validation import check_labels, check_X, infer_n_classes
+
+
+class TeacherMixin(ClassifierMixin, BaseEstimator):
+    """Validation and class bookkeeping for kdtheory's teachers (``n_classes`` parameter)."""
+
+    def _validate_fit(self, X, labels):
+        X = check_X(X)
+        labels = check_labels(labels, n_rows=X.shape[0])
+        k = infer_n_classes(labels, getattr(self, "n_classes", None))
+        self.n_classes_ = k
+        self.classes_ = np.arange(k)
+        self.n_features_in_ = X.shape[1]
+        return X, labels, k
+
+    def _validate_predict(self, X):
+        if not hasattr(self, "n_classes_"):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X, labels)")
+        X = check_X(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features but the teacher was fit on {self.n_features_in_}"
+            )
+        return X
+
+    def predict(self, X):
+        """The most probable class of each row."""
+        return np.argmax(self.predict_proba(X), axis=1)
