@@ -1,0 +1,318 @@
+r"""Distillers: vanilla, sample-split, cross-fit and enhanced knowledge distillation (MATH.md 3).
+
+All four share one template. A distiller is a list of *splits* per fold draw; split t names
+the rows the teacher is fit on (:math:`A_t`) and the rows it labels (:math:`B_t`):
+
+================  ==============================  ==========================
+estimator         teacher fit on :math:`A_t`       queried on :math:`B_t`
+================  ==============================  ==========================
+VanillaKD         all n rows                       all n rows
+SampleSplitKD     one random half                  the other half
+CrossFitKD        all rows but fold t              fold t (t = 1..B)
+EnhancedKD        all rows but fold t              fold t, with alpha = inf
+================  ==============================  ==========================
+
+The student then minimises the SEL loss to the gamma-corrected pseudo-targets
+:math:`t_\gamma = \log\hat p + \gamma(y - \hat p)` (:func:`kdtheory.losses.sel_pseudo_target`)
+over the queried rows. Loss correction is independent of the splitting: every distiller takes
+``alpha`` (vanilla, sample-split and cross-fit default to 0, enhanced to inf), or
+``alpha="tune"``, which chooses alpha per split from the split's training rows
+:math:`A_t` alone (:func:`tune_alpha`). With ``n_rep > 1`` the student fits of independent
+fold draws are averaged (repeated cross-fitting).
+
+A study that compares methods passes the same teacher outputs to each via
+``fit(X, labels, teacher_proba=..., folds=...)``; rows whose teacher output is NaN are not
+used by the student (the teacher half of sample splitting).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+
+from ._validation import (
+    check_alpha, check_clip, check_int, check_labels, check_proba, check_X, infer_n_classes,
+    one_hot,
+)
+from .crossfit import check_folds, crossfit_predict, fit_teacher_proba, make_folds
+from .losses import DEFAULT_CLIP, sel_pseudo_target
+
+DEFAULT_ALPHA_GRID = (0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, np.inf)
+"""Candidate alphas for ``alpha="tune"``: both extremes and a log grid across the scale of
+:math:`(y - \\hat p)^2 \\in [0, 1]` where the gamma rule moves."""
+
+
+def tune_alpha(teacher, student, X, labels, *, n_classes, n_folds=5, alpha_grid=DEFAULT_ALPHA_GRID,
+               clip=DEFAULT_CLIP, random_state=None):
+    r"""Choose alpha by cross-validation on (X, labels) alone (a split's training rows).
+
+    Inner folds :math:`S_1..S_B` of the given rows; every row gets an out-of-fold teacher output
+    :math:`\hat p_{in}`. For each candidate alpha the student is fit on the rows outside
+    :math:`S_s` to :math:`t_\alpha(\hat p_{in})` and scored on :math:`S_s` by the orthogonal
+    criterion :math:`\tfrac12\|f(x_i) - t_\infty(\hat p_{in}(x_i), y_i)\|^2`, whose mean
+    estimates :math:`E\,\ell(f(X), p_0(X))` up to a term free of f and a second-order teacher
+    error. The smallest mean wins (ties: the smaller alpha).
+
+    Returns
+    -------
+    alpha : float
+    scores : ndarray of shape (len(alpha_grid),)
+    """
+    n = X.shape[0]
+    folds = make_folds(n, min(n_folds, n), random_state=random_state)[0]
+    p_in = crossfit_predict(teacher, X, labels, folds, n_classes=n_classes)[0]
+    y = one_hot(labels, n_classes)
+    t_orth = sel_pseudo_target(p_in, y, alpha=np.inf, clip=clip)
+    scores = np.zeros(len(alpha_grid))
+    for a, alpha in enumerate(alpha_grid):
+        t_alpha = sel_pseudo_target(p_in, y, alpha=alpha, clip=clip)
+        for s in range(int(folds.max()) + 1):
+            held = folds == s
+            f = clone(student).fit(X[~held], t_alpha[~held]).predict(X[held])
+            scores[a] += 0.5 * np.sum((f - t_orth[held]) ** 2)
+    scores /= n
+    return float(alpha_grid[int(np.argmin(scores))]), scores
+
+
+class _Distiller(BaseEstimator):
+    """The shared fit template; subclasses define ``_draw_folds`` and ``_splits``."""
+
+    _deterministic_splits = False  # True when the splits do not depend on a random draw
+
+    def _check_params(self):
+        clip = check_clip(self.clip)
+        if isinstance(self.alpha, str):
+            if self.alpha != "tune":
+                raise ValueError(f"alpha must be a number in [0, inf] or 'tune', got {self.alpha!r}")
+            if len(self.alpha_grid) == 0:
+                raise ValueError("alpha_grid must not be empty")
+            for a in self.alpha_grid:
+                check_alpha(a)
+        else:
+            check_alpha(self.alpha)
+        if not (hasattr(self.teacher, "fit") and hasattr(self.teacher, "predict_proba")):
+            raise TypeError(
+                f"teacher must have fit and predict_proba, got {type(self.teacher).__name__}"
+            )
+        if not (hasattr(self.student, "fit") and hasattr(self.student, "predict")):
+            raise TypeError(f"student must have fit and predict, got {type(self.student).__name__}")
+        return clip
+
+    def fit(self, X, labels, *, teacher_proba=None, folds=None):
+        """Fit the teacher(s) per split, build pseudo-targets, fit the student(s).
+
+        Parameters
+        ----------
+        X : array of shape (n, d)
+        labels : int array of shape (n,), classes 0..k-1
+        teacher_proba : array of shape (n, k) or (n_rep, n, k), optional
+            Precomputed teacher outputs (rows never queried are NaN); the teacher is then not
+            fit, except by ``alpha="tune"``, which also needs ``folds``.
+        folds : int array of shape (n_rep, n) or (n,), optional
+            Fold ids to use instead of a fresh draw (cross-fit and enhanced only).
+
+        Returns
+        -------
+        self
+        """
+        clip = self._check_params()
+        X = check_X(X, min_rows=2)
+        labels = check_labels(labels, n_rows=X.shape[0])
+        k = infer_n_classes(labels, self.n_classes)
+        n = X.shape[0]
+        rng = np.random.default_rng(self.random_state)
+        if teacher_proba is not None:
+            proba = _check_teacher_proba(teacher_proba, n, k)
+            self.teachers_ = []
+            if folds is None and not self._deterministic_splits:
+                if self.alpha == "tune":
+                    raise ValueError("alpha='tune' with precomputed teacher_proba needs folds")
+                # One split per draw: the student uses every row the teacher labelled.
+                self.folds_ = None
+                splits = [[(None, np.flatnonzero(~np.isnan(p[:, 0])))] for p in proba]
+            else:
+                self.folds_ = self._draw_folds(n, rng) if folds is None else check_folds(folds, n)
+                splits = self._splits(self.folds_)
+            if proba.shape[0] != len(splits):
+                raise ValueError(
+                    f"teacher_proba has {proba.shape[0]} fold draws but the folds have {len(splits)}"
+                )
+        else:
+            self.folds_ = self._draw_folds(n, rng) if folds is None else check_folds(folds, n)
+            splits = self._splits(self.folds_)
+            proba = np.full((len(splits), n, k), np.nan)
+            self.teachers_ = []
+            for r, rep in enumerate(splits):
+                fitted_r = []
+                for fit_rows, query_rows in rep:
+                    proba[r, query_rows], fitted = fit_teacher_proba(
+                        self.teacher, X[fit_rows], labels[fit_rows], X[query_rows], k
+                    )
+                    fitted_r.append(fitted)
+                self.teachers_.append(fitted_r)
+
+        y = one_hot(labels, k)
+        self.alpha_ = np.zeros((len(splits), len(splits[0])))
+        self.pseudo_targets_ = np.full_like(proba, np.nan)
+        self.students_ = []
+        for r, rep in enumerate(splits):
+            for t, (fit_rows, query_rows) in enumerate(rep):
+                if self.alpha == "tune":
+                    self.alpha_[r, t], _ = tune_alpha(
+                        self.teacher, self.student, X[fit_rows], labels[fit_rows],
+                        n_classes=k, n_folds=self._tuning_folds(), alpha_grid=self.alpha_grid,
+                        clip=clip, random_state=rng,
+                    )
+                else:
+                    self.alpha_[r, t] = float(self.alpha)
+                rows = query_rows
+                if np.isnan(proba[r, rows]).any():
+                    raise ValueError(f"teacher_proba is NaN on rows the student uses (draw {r})")
+                self.pseudo_targets_[r, rows] = sel_pseudo_target(
+                    proba[r, rows], y[rows], alpha=self.alpha_[r, t], clip=clip
+                )
+            used = ~np.isnan(self.pseudo_targets_[r, :, 0])
+            self.students_.append(clone(self.student).fit(X[used], self.pseudo_targets_[r, used]))
+        self.teacher_proba_ = proba
+        self.n_classes_ = k
+        return self
+
+    def _tuning_folds(self):
+        return getattr(self, "n_folds", 5)
+
+    def predict(self, X):
+        """Student scores (m, k): the average over fold draws of the fitted students."""
+        if not hasattr(self, "students_"):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X, labels)")
+        return np.mean([s.predict(X) for s in self.students_], axis=0)
+
+
+def _check_teacher_proba(teacher_proba, n, k):
+    arr = np.asarray(teacher_proba, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[1:] != (n, k):
+        raise ValueError(
+            f"teacher_proba must have shape ({n}, {k}) or (n_rep, {n}, {k}), got "
+            f"{np.shape(teacher_proba)}"
+        )
+    unused = np.isnan(arr).all(axis=2)
+    check_proba(np.where(unused[..., None], 0.5, arr).reshape(-1, k), name="teacher_proba")
+    return arr
+
+
+class VanillaKD(_Distiller):
+    r"""Vanilla KD: the teacher is fit on all n points and queried on the same points.
+
+    :math:`\hat f = \arg\min_F \frac1n\sum_i \ell(f(x_i), \hat p(x_i))`. By MATH.md 8 its error
+    is :math:`O(1/n + \|\hat p - p_0\|_n^2 + \delta_n^2)` with the *training-point* teacher
+    error, which an interpolating teacher never shrinks.
+
+    Parameters
+    ----------
+    teacher : classifier with fit / predict_proba
+    student : regressor with fit(X, T) / predict (e.g. :class:`kdtheory.students.ConstantStudent`)
+    alpha : float in [0, inf] or "tune"
+        Loss correction strength (0: none).
+    alpha_grid : sequence of floats, for ``alpha="tune"``
+    clip : float in (0, 0.5)
+    n_classes : int or None
+    random_state : int, Generator or None
+    """
+
+    def __init__(self, teacher, student, *, alpha=0.0, alpha_grid=DEFAULT_ALPHA_GRID,
+                 clip=DEFAULT_CLIP, n_classes=None, random_state=None):
+        self.teacher = teacher
+        self.student = student
+        self.alpha = alpha
+        self.alpha_grid = alpha_grid
+        self.clip = clip
+        self.n_classes = n_classes
+        self.random_state = random_state
+
+    _deterministic_splits = True
+
+    def _draw_folds(self, n, rng):
+        return np.zeros((1, n), dtype=np.int64)
+
+    def _splits(self, folds):
+        rows = np.arange(folds.shape[1])
+        return [[(rows, rows)]]
+
+
+class SampleSplitKD(VanillaKD):
+    r"""Sample splitting (baseline): teacher on one random half, student on the other half only.
+
+    Same parameters as :class:`VanillaKD`. ``folds_`` holds the halves (0: teacher, 1: student).
+    """
+
+    _deterministic_splits = False
+
+    def _draw_folds(self, n, rng):
+        return make_folds(n, 2, random_state=rng)
+
+    def _splits(self, folds):
+        row = folds[0]
+        return [[(np.flatnonzero(row == 0), np.flatnonzero(row == 1))]]
+
+
+class CrossFitKD(_Distiller):
+    r"""Cross-fit KD: each point is labelled by a teacher that never saw it (MATH.md 3).
+
+    Folds :math:`S_1..S_B`; :math:`\hat p^{(t)}` fit without :math:`S_t`;
+    :math:`\hat f = \arg\min_F \frac1n\sum_t\sum_{i\in S_t}\ell(f(x_i), \hat p^{(t)}(x_i))`.
+    Error :math:`O(1/n + \mathrm{mean}_t\|\hat p^{(t)} - p_0\|_2^2 + \delta_{n/B}^2)`
+    (MATH.md 8): the *test-point* teacher error.
+
+    Parameters
+    ----------
+    teacher, student, alpha, alpha_grid, clip, n_classes, random_state : as :class:`VanillaKD`
+    n_folds : int >= 2
+        Number of folds B (also the inner folds of ``alpha="tune"``).
+    n_rep : int >= 1
+        Independent fold draws; the student fits are averaged.
+    """
+
+    def __init__(self, teacher, student, *, n_folds=5, n_rep=1, alpha=0.0,
+                 alpha_grid=DEFAULT_ALPHA_GRID, clip=DEFAULT_CLIP, n_classes=None,
+                 random_state=None):
+        self.teacher = teacher
+        self.student = student
+        self.n_folds = n_folds
+        self.n_rep = n_rep
+        self.alpha = alpha
+        self.alpha_grid = alpha_grid
+        self.clip = clip
+        self.n_classes = n_classes
+        self.random_state = random_state
+
+    def _draw_folds(self, n, rng):
+        check_int(self.n_folds, "n_folds", minimum=2)
+        if self.n_folds > n:
+            raise ValueError(f"n_folds must be <= n = {n}, got {self.n_folds}")
+        return make_folds(n, self.n_folds, n_rep=self.n_rep, random_state=rng)
+
+    def _splits(self, folds):
+        return [
+            [(np.flatnonzero(row != t), np.flatnonzero(row == t)) for t in range(row.max() + 1)]
+            for row in folds
+        ]
+
+
+class EnhancedKD(CrossFitKD):
+    r"""Enhanced KD: cross-fitting plus the gamma loss correction, orthogonal at alpha = inf.
+
+    The pseudo-target :math:`\log\hat p^{(t)} + \gamma(y - \hat p^{(t)})` cancels the first-order
+    teacher error; for SEL the teacher enters at fourth order,
+    :math:`\mathrm{mean}_t\|\hat p^{(t)} - p_0\|_4^4`, plus gamma-bias and gamma-variance terms
+    (MATH.md 8). ``alpha="tune"`` picks alpha per fold from that fold's training rows.
+
+    Same parameters as :class:`CrossFitKD`, with ``alpha`` defaulting to ``numpy.inf``.
+    """
+
+    def __init__(self, teacher, student, *, n_folds=5, n_rep=1, alpha=np.inf,
+                 alpha_grid=DEFAULT_ALPHA_GRID, clip=DEFAULT_CLIP, n_classes=None,
+                 random_state=None):
+        super().__init__(teacher, student, n_folds=n_folds, n_rep=n_rep, alpha=alpha,
+                         alpha_grid=alpha_grid, clip=clip, n_classes=n_classes,
+                         random_state=random_state)

@@ -1,0 +1,198 @@
+r"""Distillation losses, their gradients, and the loss-corrected (orthogonal) pseudo-targets.
+
+Notation (MATH.md 1-3): rows are points, columns the k classes; ``f`` are student scores,
+``p`` teacher probabilities, ``y`` one-hot labels. Every teacher output is clipped to
+``[clip, 1]`` per class before a log or a division (:func:`clip_proba`), with no
+renormalisation.
+
+Two losses, each exposing ``value``, ``grad_f`` and ``grad_p`` (vectorised over rows):
+
+* squared-error logit loss (SEL) :math:`\ell(f,p) = \tfrac12 \sum_j (f_j - \log p_j)^2`;
+* annealed cross-entropy (ACE) with inverse temperature :math:`\beta \in (0, 1]`,
+  :math:`\ell_\beta(f,p) = -\sum_j w_j \log q_j`, :math:`w = p^\beta / \sum_l p_l^\beta`,
+  :math:`q = \mathrm{softmax}(\beta f)`.
+
+The first-order loss correction (MATH.md 3) adds :math:`\langle y - p, \nabla_p \ell(f,p)\rangle`,
+which makes the expected loss Neyman-orthogonal to the teacher error at ``p = p0``. The
+gamma-correction replaces the factor ``1/p`` hidden in :math:`\nabla_p \ell` by a shrunk
+:math:`\gamma` chosen by the alpha rule (:func:`gamma_rule`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_alpha, check_beta, check_clip, check_onehot, check_proba
+
+DEFAULT_CLIP = 1e-3
+"""Default clipping level of teacher probabilities (MATH.md 2)."""
+
+
+def clip_proba(p, clip: float = DEFAULT_CLIP) -> np.ndarray:
+    """Teacher probabilities clipped to ``[clip, 1]`` per class (no renormalisation)."""
+    return np.clip(check_proba(p), check_clip(clip), 1.0)
+
+
+def gamma_rule(p_hat, y_onehot, *, alpha, clip: float = DEFAULT_CLIP) -> np.ndarray:
+    r"""Per-class correction weights :math:`\gamma` of the bias-variance trade-off (MATH.md 3).
+
+    .. math:: \gamma_j = \arg\min_g\; g^2 (y_j - \hat p_j)^2 + \alpha (1/\hat p_j - g)^2
+              = \frac{\alpha}{\hat p_j(\alpha + (y_j - \hat p_j)^2)}
+
+    with :math:`\hat p` clipped. ``alpha = 0`` gives exactly 0 (no correction, vanilla) and
+    ``alpha = inf`` exactly :math:`1/\hat p` (the orthogonal correction); both limits are
+    evaluated as such, not approximated by large or small numbers.
+    """
+    alpha = check_alpha(alpha)
+    p = clip_proba(p_hat, clip)
+    y = check_onehot(y_onehot, shape=p.shape)
+    if alpha == 0.0:
+        return np.zeros_like(p)
+    if np.isinf(alpha):
+        return 1.0 / p
+    return alpha / (p * (alpha + (y - p) ** 2))
+
+
+def sel_pseudo_target(p_hat, y_onehot, *, alpha, clip: float = DEFAULT_CLIP) -> np.ndarray:
+    r"""The SEL student's regression target under the gamma-correction (MATH.md 3).
+
+    .. math:: t_\gamma = \log \hat p + \gamma \odot (y - \hat p)
+
+    Minimising :math:`\tfrac12\|f - t_\gamma\|^2` equals minimising the corrected loss
+    :math:`\ell(f, \hat p) + \langle \gamma \hat p \odot (y - \hat p), \nabla_p \ell(f,\hat p)\rangle`
+    up to terms free of ``f``. ``alpha = 0`` gives :math:`\log \hat p` (vanilla);
+    ``alpha = inf`` the orthogonal target :math:`\log\hat p + (y - \hat p)/\hat p
+    = \log \hat p + y/\hat p - 1` (note the plus sign), the target of the authors' code.
+
+    Parameters
+    ----------
+    p_hat : array of shape (n, k)
+        Teacher probabilities in [0, 1] (rows need not sum to 1); clipped to ``[clip, 1]``.
+    y_onehot : array of shape (n, k)
+        One-hot labels.
+    alpha : float in [0, inf]
+        Bias-variance parameter of :func:`gamma_rule`.
+    clip : float in (0, 0.5)
+
+    Returns
+    -------
+    ndarray of shape (n, k)
+    """
+    p = clip_proba(p_hat, clip)
+    gamma = gamma_rule(p, y_onehot, alpha=alpha, clip=clip)
+    y = np.asarray(y_onehot, dtype=np.float64)
+    return np.log(p) + gamma * (y - p)
+
+
+def _check_fp(f, p, clip):
+    f = np.asarray(f, dtype=np.float64)
+    p = clip_proba(p, clip)
+    if f.shape != p.shape:
+        raise ValueError(f"f and p must have the same shape, got {f.shape} and {p.shape}")
+    if not np.all(np.isfinite(f)):
+        raise ValueError("f must be finite")
+    return f, p
+
+
+class SquaredLogitLoss:
+    r"""Squared-error logit loss :math:`\ell(f,p) = \tfrac12 \sum_j (f_j - \log p_j)^2` (MATH.md 2).
+
+    :math:`\nabla_f \ell = f - \log p`, :math:`\nabla_p \ell = -(f - \log p)/p` (elementwise),
+    with ``p`` clipped to ``[clip, 1]``. All methods take (n, k) arrays and return per-row
+    values (n,) or gradients (n, k).
+    """
+
+    def __init__(self, clip: float = DEFAULT_CLIP):
+        self.clip = check_clip(clip)
+
+    def value(self, f, p):
+        f, p = _check_fp(f, p, self.clip)
+        return 0.5 * np.sum((f - np.log(p)) ** 2, axis=1)
+
+    def grad_f(self, f, p):
+        f, p = _check_fp(f, p, self.clip)
+        return f - np.log(p)
+
+    def grad_p(self, f, p):
+        f, p = _check_fp(f, p, self.clip)
+        return -(f - np.log(p)) / p
+
+
+class AnnealedCrossEntropy:
+    r"""Annealed cross-entropy with inverse temperature :math:`\beta \in (0, 1]` (MATH.md 2).
+
+    .. math:: w = p^\beta / \textstyle\sum_l p_l^\beta, \quad q = \mathrm{softmax}(\beta f),
+              \quad \ell_\beta(f,p) = -\textstyle\sum_j w_j \log q_j,
+
+    :math:`\nabla_f \ell_\beta = \beta (q - w)` and
+    :math:`\partial \ell_\beta / \partial p_m = -(\beta w_m / p_m)(\log q_m - \sum_j w_j \log q_j)`.
+    """
+
+    def __init__(self, beta: float = 1.0, clip: float = DEFAULT_CLIP):
+        self.beta = check_beta(beta)
+        self.clip = check_clip(clip)
+
+    def _parts(self, f, p):
+        f, p = _check_fp(f, p, self.clip)
+        bf = self.beta * f
+        log_q = bf - _logsumexp(bf)[:, None]
+        w = p ** self.beta
+        w /= w.sum(axis=1, keepdims=True)
+        return f, p, w, log_q
+
+    def value(self, f, p):
+        _, _, w, log_q = self._parts(f, p)
+        return -np.sum(w * log_q, axis=1)
+
+    def grad_f(self, f, p):
+        _, _, w, log_q = self._parts(f, p)
+        return self.beta * (np.exp(log_q) - w)
+
+    def grad_p(self, f, p):
+        _, p, w, log_q = self._parts(f, p)
+        centred = log_q - np.sum(w * log_q, axis=1, keepdims=True)
+        return -(self.beta * w / p) * centred
+
+    def correction_weights(self, p, y_onehot, gamma):
+        r"""The vector :math:`c` with :math:`c_j = w_j (r_j - \sum_l w_l r_l)`, :math:`r = \gamma(y - p)`.
+
+        The ACE correction term (MATH.md 3) is
+        :math:`-\beta \sum_j c_j \log q_j = -\beta^2 \langle c, f\rangle + \text{const}`
+        (because :math:`\sum_j c_j = 0`), so it is linear in ``f``.
+        """
+        p = clip_proba(p, self.clip)
+        y = check_onehot(y_onehot, shape=p.shape)
+        w = p ** self.beta
+        w /= w.sum(axis=1, keepdims=True)
+        r = np.asarray(gamma, dtype=np.float64) * (y - p)
+        return w * (r - np.sum(w * r, axis=1, keepdims=True))
+
+    def corrected_value(self, f, p, y_onehot, gamma):
+        r"""Corrected loss :math:`\ell_\beta(f,p) - \beta\sum_j c_j \log q_j` (MATH.md 3)."""
+        _, _, _, log_q = self._parts(f, p)
+        c = self.correction_weights(p, y_onehot, gamma)
+        return self.value(f, p) - self.beta * np.sum(c * log_q, axis=1)
+
+    def corrected_grad_f(self, f, p, y_onehot, gamma):
+        r"""Gradient in ``f`` of :meth:`corrected_value`: :math:`\beta(q - w) - \beta^2 c`."""
+        c = self.correction_weights(p, y_onehot, gamma)
+        return self.grad_f(f, p) - self.beta ** 2 * c
+
+
+def corrected_loss(loss, f, p, y_onehot, gamma):
+    r"""Generic gamma-corrected loss :math:`\ell(f,p) + \langle \gamma p \odot (y-p), \nabla_p\ell(f,p)\rangle`.
+
+    With :math:`\gamma = 1/p` this is the first-order (Neyman-orthogonal) correction
+    :math:`\ell(f,p) + \langle y - p, \nabla_p \ell(f,p)\rangle` of MATH.md 3; its expectation
+    over :math:`y \sim p_0` has zero derivative in ``p`` at ``p = p0``. Works for any loss object
+    with ``value`` and ``grad_p`` (both losses of this module).
+    """
+    p_c = clip_proba(p, loss.clip)
+    y = check_onehot(y_onehot, shape=p_c.shape)
+    weight = np.asarray(gamma, dtype=np.float64) * p_c * (y - p_c)
+    return loss.value(f, p_c) + np.sum(weight * loss.grad_p(f, p_c), axis=1)
+
+
+def _logsumexp(a):
+    m = a.max(axis=1)
+    return m + np.log(np.exp(a - m[:, None]).sum(axis=1))

@@ -1,0 +1,29 @@
+"""Packaging promises: a light import, and CI running exactly the README's test command."""
+
+import pathlib
+import re
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_import_is_light():
+    code = (
+        "import sys, kdtheory, kdtheory.teachers, kdtheory.distill;"
+        "print(sorted(m for m in ('matplotlib', 'numba', 'statsmodels') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # kdtheory.teachers may import numba (decorators compile nothing until called);
+    # matplotlib and statsmodels must not be loaded by the estimators.
+    loaded = eval(out.stdout)
+    assert "matplotlib" not in loaded and "statsmodels" not in loaded
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"```(?:bash|sh)?\n# run the tests\n(.+?)\n```", readme)
+    assert match, "README must show the test command in a block starting with '# run the tests'"
+    command = match.group(1).strip()
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert command in ci_lines
