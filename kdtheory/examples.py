@@ -1,0 +1,256 @@
+r"""The registry of named examples: the paper's two lower-bound constructions (MATH.md 5-6).
+
+An :class:`Example` bundles a data-generating process, the oracle p0 and f0, the teacher and
+student the theorems speak of, and per method the predicted log-log slope of the mean student
+error against n with its kind:
+
+* ``tight`` (Theta): the error decays at exactly this rate;
+* ``lower`` (Omega): it decays no faster;
+* ``upper`` (O): it decays at least this fast.
+
+Adding an example is one :func:`register` call.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ._validation import check_int, check_positive
+from .losses import DEFAULT_CLIP
+from .students import ConstantStudent
+
+METHODS = ("vanilla", "sample_split", "crossfit", "enhanced")
+"""Methods a rate study compares (kdtheory.distill: VanillaKD, SampleSplitKD, CrossFitKD,
+EnhancedKD), all on the same data and teacher outputs."""
+
+KINDS = ("tight", "lower", "upper")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A predicted slope of log(mean error) against log n, and its kind (tight/lower/upper)."""
+
+    slope: float
+    kind: str
+    reason: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Example:
+    """A rate-study example.
+
+    Attributes
+    ----------
+    name, description : str
+    example_id : int
+        Stable integer used in every cell's seed (``SeedSequence(seed, spawn_key=(example_id,
+        n, replication))``); never reuse one.
+    defaults : dict
+        Parameters and their defaults (``n_folds``, ``clip``, ``enhanced_alpha`` ... and the
+        example's own, e.g. ``d``).
+    sample : callable (n, params, rng) -> (X, labels)
+    p0 : callable (X, params) -> (n, k) Bayes probabilities
+    f0 : callable (params) -> (k,) the best constant student under SEL
+    make_teacher : callable (params) -> sklearn-style teacher
+    predictions : callable (params) -> {method: Prediction}
+    min_n : int
+        Smallest sample size the example accepts.
+    sample_sizes, replications : default grid; quick_sample_sizes, quick_replications : --quick grid
+    """
+
+    name: str
+    example_id: int
+    description: str
+    defaults: dict
+    sample: Callable
+    p0: Callable
+    f0: Callable
+    make_teacher: Callable
+    predictions: Callable
+    min_n: int
+    sample_sizes: tuple
+    replications: int
+    quick_sample_sizes: tuple
+    quick_replications: int
+    validate: Callable = field(default=lambda params: params)
+
+    def make_student(self, params):
+        """The student class of both paper examples: constants under SEL (MATH.md 4)."""
+        return ConstantStudent()
+
+    def resolve(self, params=None) -> dict:
+        """Defaults overridden by ``params``; unknown names and bad values raise ValueError."""
+        params = dict(params or {})
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise ValueError(
+                f"unknown parameter(s) {sorted(unknown)} for example {self.name!r}; "
+                f"known: {sorted(self.defaults)}"
+            )
+        out = {**self.defaults, **params}
+        check_int(out["n_folds"], "n_folds", minimum=2)
+        check_positive(out["clip"], "clip")
+        return self.validate(out)
+
+    def student_error(self, estimator, params) -> float:
+        r""":math:`\|\hat f - f_0\|_2^2`, exact for the constant student (MATH.md 1)."""
+        f_hat = estimator.students_[0].coef_ if len(estimator.students_) == 1 else \
+            np.mean([s.coef_ for s in estimator.students_], axis=0)
+        return float(np.sum((f_hat - self.f0(params)) ** 2))
+
+
+EXAMPLES: dict[str, Example] = {}
+
+
+def register(example: Example) -> Example:
+    if example.name in EXAMPLES or any(
+            e.example_id == example.example_id for e in EXAMPLES.values()):
+        raise ValueError(f"example {example.name!r} (id {example.example_id}) already registered")
+    EXAMPLES[example.name] = example
+    return example
+
+
+def get_example(name: str) -> Example:
+    try:
+        return EXAMPLES[name]
+    except KeyError:
+        raise ValueError(f"unknown example {name!r}; choose from {sorted(EXAMPLES)}") from None
+
+
+_COMMON = {"n_folds": 5, "clip": DEFAULT_CLIP, "enhanced_alpha": np.inf}
+
+
+# --- 5.1 Teacher underfitting --------------------------------------------------------------
+
+def _underfit_validate(params):
+    p0 = np.asarray(params["p0"], dtype=np.float64)
+    if p0.ndim != 1 or p0.size < 2 or np.any(p0 <= 0) or abs(p0.sum() - 1) > 1e-12:
+        raise ValueError(f"p0 must be a probability vector with positive entries, got {p0}")
+    return {**params, "p0": tuple(float(v) for v in p0)}
+
+
+def _underfit_sample(n, params, rng):
+    p0 = np.asarray(params["p0"])
+    return rng.uniform(size=(n, 1)), rng.choice(p0.size, size=n, p=p0)
+
+
+def _underfit_teacher(params):
+    from .teachers import RidgeTeacher
+
+    return RidgeTeacher(n_classes=len(params["p0"]))
+
+
+register(Example(
+    name="underfit",
+    example_id=1,
+    description="Teacher underfitting: ridge-shrunk mean teacher (lambda = n^-1/4), constant "
+                "p0, constant SEL student (MATH.md 5.1).",
+    defaults={**_COMMON, "p0": (0.2, 0.3, 0.5)},
+    sample=_underfit_sample,
+    p0=lambda X, params: np.tile(np.asarray(params["p0"]), (X.shape[0], 1)),
+    f0=lambda params: np.log(np.asarray(params["p0"])),
+    make_teacher=_underfit_teacher,
+    predictions=lambda params: {
+        "vanilla": Prediction(-0.5, "tight", "shrinkage bias k lambda^2 = Theta(n^-1/2)"),
+        "sample_split": Prediction(-0.5, "tight", "splitting keeps the shrinkage bias"),
+        "crossfit": Prediction(-0.5, "tight", "cross-fitting keeps the shrinkage bias"),
+        "enhanced": Prediction(-1.0, "upper", "correction cancels lambda: O(1/n + lambda^4)"),
+    },
+    min_n=20,
+    sample_sizes=(300, 1000, 3000, 10000, 30000, 100000),
+    replications=200,
+    quick_sample_sizes=(200, 800, 3200, 12800),
+    quick_replications=100,
+    validate=_underfit_validate,
+))
+
+
+# --- 5.2 Teacher overfitting ----------------------------------------------------------------
+
+def overfit_p1(X):
+    r"""Default :math:`p_0(x) = 0.5 + 0.35 \sin(2\pi x_1)\cos(\pi x_d)`, the class-1 probability."""
+    return 0.5 + 0.35 * np.sin(2 * np.pi * X[:, 0]) * np.cos(np.pi * X[:, -1])
+
+
+@functools.lru_cache(maxsize=None)
+def overfit_f0(d: int) -> tuple:
+    r""":math:`f_0 = (E\log(1 - p_0(X)), E\log p_0(X))` for X uniform on [0,1]^d.
+
+    Computed once per d by Gauss-Legendre quadrature (400 nodes per axis) over :math:`x_1` and,
+    for d >= 2, :math:`x_d` (the only coordinates p0 depends on); the integrand is analytic, so
+    the result is accurate to about 1e-15, far below any student error a study measures
+    (checked against scipy.integrate in the tests).
+    """
+    nodes, weights = np.polynomial.legendre.leggauss(400)
+    x, w = (nodes + 1) / 2, weights / 2
+    if d == 1:
+        p1 = overfit_p1(x[:, None])
+        ww = w
+    else:
+        x1, xd = np.meshgrid(x, x, indexing="ij")
+        p1 = overfit_p1(np.column_stack([x1.ravel(), xd.ravel()]))
+        ww = np.outer(w, w).ravel()
+    return (float(ww @ np.log1p(-p1)), float(ww @ np.log(p1)))
+
+
+def _overfit_validate(params):
+    d = check_int(params["d"], "d", minimum=1)
+    c_h = check_positive(params["c_h"], "c_h")
+    a = d / 4 if params["a"] is None else check_positive(params["a"], "a")
+    if not a < d / 2:
+        raise ValueError(f"a must lie in (0, d/2) = (0, {d / 2}), got {a}")
+    return {**params, "d": d, "c_h": c_h, "a": params["a"]}
+
+
+def _overfit_sample(n, params, rng):
+    X = rng.uniform(size=(n, params["d"]))
+    labels = (rng.uniform(size=n) < overfit_p1(X)).astype(np.int64)
+    return X, labels
+
+
+def _overfit_teacher(params):
+    from .teachers import NadarayaWatsonTeacher
+
+    return NadarayaWatsonTeacher(a=params["a"], c_h=params["c_h"], kernel="singular",
+                                 fallback=params["fallback"], n_classes=2)
+
+
+def _overfit_predictions(params):
+    d = params["d"]
+    return {
+        "vanilla": Prediction(0.0, "lower", "interpolation: the student sees log(clip) and 0, "
+                                            "Omega(1)"),
+        "sample_split": Prediction(-4 / (4 + d), "upper", "held-out NW error n^(-4/(4+d))"),
+        "crossfit": Prediction(-4 / (4 + d), "upper", "held-out NW error n^(-4/(4+d))"),
+        "enhanced": Prediction(-min(1.0, 8 / (4 + d)), "upper",
+                               "second-order remainder: O(1/n + n^(-8/(4+d)))"),
+    }
+
+
+register(Example(
+    name="overfit",
+    example_id=2,
+    description="Teacher overfitting: interpolating Nadaraya-Watson teacher (singular kernel, "
+                "h = c_h n^(-1/(4+d))), X uniform on [0,1]^d, constant SEL student "
+                "(MATH.md 5.2).",
+    defaults={**_COMMON, "d": 2, "a": None, "c_h": 1.0, "fallback": "prior"},
+    sample=_overfit_sample,
+    p0=lambda X, params: np.column_stack([1 - overfit_p1(X), overfit_p1(X)]),
+    f0=lambda params: np.asarray(overfit_f0(params["d"])),
+    make_teacher=_overfit_teacher,
+    predictions=_overfit_predictions,
+    min_n=50,
+    sample_sizes=(500, 1000, 2000, 5000, 10000),
+    replications=40,
+    quick_sample_sizes=(200, 800, 3200),
+    quick_replications=12,
+    validate=_overfit_validate,
+))

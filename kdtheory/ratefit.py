@@ -1,0 +1,196 @@
+r"""Log-log slope fits with confidence intervals, local slopes and verdicts (MATH.md 6).
+
+For sample sizes :math:`n_1 < \dots < n_m` with replicate errors :math:`e_{ir}`, the fit
+regresses :math:`y_i = \log \bar e_i` on :math:`\log n_i` by weighted least squares
+(statsmodels WLS), with the delta-method variance
+:math:`\mathrm{Var}(y_i) \approx s_i^2 / (R_i \bar e_i^2)` of each log-mean as inverse weights.
+The weights make the Monte Carlo variances known: when the residual dispersion is at most 1
+the 95% interval is the normal one with that known variance; when it exceeds 1 (curvature, a
+pre-asymptotic regime) the dispersion is estimated and the interval uses the t distribution
+with m - 2 degrees of freedom. Lack of fit widens the interval; a lucky small residual never
+narrows it below the Monte Carlo error.
+
+A verdict compares the fit with a predicted slope r of a given kind and a tolerance tau:
+
+=========  ==================================  =================================
+kind       meaning                             consistent when
+=========  ==================================  =================================
+tight      error ~ n^r (Theta)                 CI meets [r - tau, r + tau]
+lower      error decays no faster (Omega)      CI upper end >= r - tau
+upper      error decays at least as fast (O)   CI lower end <= r + tau
+=========  ==================================  =================================
+
+and "inconclusive" when the CI half-width exceeds ``max_halfwidth``. The rules can fail: a
+flat error curve is "inconsistent" with a claimed upper rate of -4/(4+d).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import check_positive
+
+DEFAULT_TOLERANCE = 0.1
+DEFAULT_MAX_HALFWIDTH = 0.25
+
+
+@dataclass(frozen=True)
+class SlopeFit:
+    """Result of :func:`fit_slope`: slope, its SE and 95% CI, intercept, residual dispersion."""
+
+    slope: float
+    se: float
+    ci: tuple
+    intercept: float
+    dispersion: float
+    n_points: int
+
+    @property
+    def halfwidth(self):
+        return (self.ci[1] - self.ci[0]) / 2
+
+
+def mean_and_se(errors) -> tuple:
+    """Mean, its standard error and the median of replicate errors (NaN-free, >= 2 values)."""
+    e = np.asarray(errors, dtype=np.float64)
+    if e.ndim != 1 or e.size < 2:
+        raise ValueError(f"need at least 2 replicate errors, got {e.size}")
+    if not np.all(np.isfinite(e)):
+        raise ValueError("replicate errors must be finite")
+    return float(e.mean()), float(e.std(ddof=1) / np.sqrt(e.size)), float(np.median(e))
+
+
+def fit_slope(sample_sizes, means, ses) -> SlopeFit:
+    """Weighted least-squares fit of log(mean) on log(n) (see the module docstring)."""
+    import statsmodels.api as sm
+
+    n = np.asarray(sample_sizes, dtype=np.float64)
+    m = np.asarray(means, dtype=np.float64)
+    s = np.asarray(ses, dtype=np.float64)
+    if n.shape != m.shape or m.shape != s.shape or n.ndim != 1:
+        raise ValueError("sample_sizes, means and ses must be 1-D arrays of one length")
+    if n.size < 2:
+        raise ValueError(f"need at least 2 sample sizes to fit a slope, got {n.size}")
+    if np.any(m <= 0) or not np.all(np.isfinite(m)):
+        raise ValueError(f"mean errors must be positive and finite to take logs, got {m}")
+    var_log = np.maximum((s / m) ** 2, 1e-300)
+    design = sm.add_constant(np.log(n))
+    y = np.log(m)
+    weights = 1.0 / var_log
+    if n.size == 2:
+        # Exact fit through two points: the slope's variance is the propagated MC variance.
+        dx = np.log(n[1] / n[0])
+        slope = (y[1] - y[0]) / dx
+        se = float(np.sqrt(var_log.sum()) / dx)
+        return SlopeFit(float(slope), se, (slope - 1.96 * se, slope + 1.96 * se),
+                        float(y[0] - slope * np.log(n[0])), 1.0, 2)
+    first = sm.WLS(y, design, weights=weights).fit()
+    dispersion = float(first.scale)
+    if dispersion <= 1.0:
+        # Residuals within Monte Carlo error: the variances are known, a normal interval.
+        res = sm.WLS(y, design, weights=weights).fit(cov_type="fixed scale",
+                                                     cov_kwds={"scale": 1.0})
+    else:
+        # Lack of fit beyond MC error: estimated dispersion and a t interval (m - 2 df).
+        res = first
+    low, high = res.conf_int(alpha=0.05)[1]
+    return SlopeFit(float(res.params[1]), float(res.bse[1]), (float(low), float(high)),
+                    float(res.params[0]), dispersion, int(n.size))
+
+
+def local_slopes(sample_sizes, means, ses) -> tuple:
+    """Slopes between neighbouring sizes and their delta-method standard errors."""
+    n = np.log(np.asarray(sample_sizes, dtype=np.float64))
+    m = np.asarray(means, dtype=np.float64)
+    v = (np.asarray(ses, dtype=np.float64) / m) ** 2
+    dx = np.diff(n)
+    return np.diff(np.log(m)) / dx, np.sqrt(v[1:] + v[:-1]) / dx
+
+
+def verdict(fit: SlopeFit, predicted: float, kind: str, *, tolerance: float = DEFAULT_TOLERANCE,
+            max_halfwidth: float = DEFAULT_MAX_HALFWIDTH) -> str:
+    """"consistent", "inconsistent" or "inconclusive" (rules in the module docstring)."""
+    tolerance = check_positive(tolerance, "tolerance")
+    max_halfwidth = check_positive(max_halfwidth, "max_halfwidth", allow_inf=True)
+    if kind not in ("tight", "lower", "upper"):
+        raise ValueError(f"kind must be 'tight', 'lower' or 'upper', got {kind!r}")
+    low, high = fit.ci
+    if not np.isfinite(low) or not np.isfinite(high) or fit.halfwidth > max_halfwidth:
+        return "inconclusive"
+    if kind == "tight":
+        ok = low <= predicted + tolerance and high >= predicted - tolerance
+    elif kind == "lower":
+        ok = high >= predicted - tolerance
+    else:
+        ok = low <= predicted + tolerance
+    return "consistent" if ok else "inconsistent"
+
+
+def _mean_over_reps(records, key, sizes):
+    return [float(np.mean([r[key] for r in records if r["n"] == n])) for n in sizes]
+
+
+def summarize(study, *, tolerance: float = DEFAULT_TOLERANCE,
+              max_halfwidth: float = DEFAULT_MAX_HALFWIDTH, predictions=None) -> dict:
+    """Per-method means, SEs, medians, slope fit, local slopes and verdict of a study.
+
+    Parameters
+    ----------
+    study : kdtheory.montecarlo.StudyResult
+    tolerance, max_halfwidth : float
+        Verdict parameters (module docstring).
+    predictions : dict {method: Prediction}, optional
+        Defaults to the example's predictions; pass others to test a claim.
+
+    Returns
+    -------
+    dict, JSON-serialisable: ``example``, ``params``, ``seed``, ``sample_sizes``,
+    ``replications``, ``tolerance``, ``methods.{name}`` (``mean_error``, ``se_error``,
+    ``median_error``, ``slope``, ``slope_se``, ``ci``, ``local_slopes``, ``predicted_slope``,
+    ``kind``, ``verdict``, mean teacher errors, ``fallback_rate``, ``alpha``), ``failures``,
+    ``metadata``.
+    """
+    from .examples import get_example
+
+    example = get_example(study.example)
+    predictions = predictions or example.predictions(study.params)
+    methods = {}
+    for method, pred in predictions.items():
+        recs = study.records_for(method)
+        sizes = [n for n in study.sample_sizes if sum(r["n"] == n for r in recs) >= 2]
+        stats = [mean_and_se([r["error"] for r in recs if r["n"] == n]) for n in sizes]
+        means = [s[0] for s in stats]
+        ses = [s[1] for s in stats]
+        entry = {
+            "sample_sizes": sizes, "mean_error": means, "se_error": ses,
+            "median_error": [s[2] for s in stats],
+            "teacher_train_error": _mean_over_reps(recs, "teacher_train_error", sizes),
+            "teacher_test_error": _mean_over_reps(recs, "teacher_test_error", sizes),
+            "teacher_test_error4": _mean_over_reps(recs, "teacher_test_error4", sizes),
+            "fallback_rate": _mean_over_reps(recs, "fallback_rate", sizes),
+            "alpha": _mean_over_reps(recs, "alpha", sizes),
+            "predicted_slope": pred.slope, "kind": pred.kind, "reason": pred.reason,
+        }
+        if len(sizes) >= 2:
+            fit = fit_slope(sizes, means, ses)
+            loc, loc_se = local_slopes(sizes, means, ses)
+            entry.update(slope=fit.slope, slope_se=fit.se, ci=list(fit.ci),
+                         dispersion=fit.dispersion, local_slopes=loc.tolist(),
+                         local_slope_ses=loc_se.tolist(),
+                         verdict=verdict(fit, pred.slope, pred.kind, tolerance=tolerance,
+                                         max_halfwidth=max_halfwidth))
+        else:
+            entry.update(slope=float("nan"), slope_se=float("nan"), ci=[float("nan")] * 2,
+                         dispersion=float("nan"), local_slopes=[], local_slope_ses=[],
+                         verdict="inconclusive")
+        methods[method] = entry
+    return {
+        "example": study.example, "params": study.params, "seed": study.seed,
+        "sample_sizes": study.sample_sizes, "replications": study.n_replications,
+        "tolerance": tolerance, "max_halfwidth": max_halfwidth, "methods": methods,
+        "failures": len({(r["n"], r["replication"]) for r in study.failures}),
+        "failure_messages": sorted({r["message"] for r in study.failures})[:5],
+        "metadata": study.metadata,
+    }
