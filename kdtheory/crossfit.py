@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import clone
 
-from ._validation import check_int, check_X
+from ._validation import check_int, check_labels, check_X
 
 
 def make_folds(n, n_folds, *, n_rep: int = 1, random_state=None) -> np.ndarray:
@@ -102,7 +102,7 @@ def crossfit_predict(teacher, X, labels, folds, *, n_classes, return_teachers=Fa
     """
     X = check_X(X)
     folds = check_folds(folds, X.shape[0])
-    labels = np.asarray(labels)
+    labels = check_labels(labels, n_rows=X.shape[0], n_classes=n_classes)
     out = np.full((folds.shape[0], X.shape[0], n_classes), np.nan)
     teachers = []
     for r, row in enumerate(folds):

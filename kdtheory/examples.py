@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._validation import check_int, check_positive
+from ._validation import check_clip, check_int, check_positive
 from .losses import DEFAULT_CLIP
 from .students import ConstantStudent
 
@@ -86,6 +86,10 @@ class Example:
         """The student class of both paper examples: constants under SEL (MATH.md 4)."""
         return ConstantStudent()
 
+    def student_kind(self, params) -> str:
+        """The student class's name for :func:`kdtheory.radius.student_critical_radius`."""
+        return "constant"
+
     def resolve(self, params=None) -> dict:
         """Defaults overridden by ``params``; unknown names and bad values raise ValueError."""
         params = dict(params or {})
@@ -97,7 +101,7 @@ class Example:
             )
         out = {**self.defaults, **params}
         check_int(out["n_folds"], "n_folds", minimum=2)
-        check_positive(out["clip"], "clip")
+        check_clip(out["clip"])
         return self.validate(out)
 
     def student_error(self, estimator, params) -> float:

@@ -38,12 +38,47 @@ def rate_plot_data(summary: dict) -> dict:
     return {"series": series, "title": title}
 
 
-def plot_rates(summary: dict, ax=None):
-    """Log-log mean student error vs n per method; returns the matplotlib Figure."""
+def bound_plot_data(summary: dict) -> dict:
+    """Per method: n and the ratio mean student error / mean bound (MATH.md 8)."""
+    return {method: {"n": np.asarray(m["sample_sizes"], dtype=float),
+                     "ratio": np.asarray(m["bound"]["ratio"], dtype=float)}
+            for method, m in summary["methods"].items() if m["sample_sizes"]}
+
+
+def plot_bound_ratio(summary: dict, ax=None):
+    """Student error / bound against n per method (it should stay bounded); returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 5.5))
+    else:
+        fig = ax.figure
+    for method, s in bound_plot_data(summary).items():
+        ax.plot(s["n"], s["ratio"], "o-", color=COLORS.get(method), label=method)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("n")
+    ax.set_ylabel("mean error / mean bound (bounded in n if the theorem applies)")
+    ax.set_title("bound decomposition", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_rates(summary: dict, ax=None, *, bound: bool = False):
+    """Log-log mean student error vs n per method; returns the matplotlib Figure.
+
+    With ``bound=True`` (and no ``ax``) a second panel shows error / bound per method.
+    """
     import matplotlib.pyplot as plt
 
     data = rate_plot_data(summary)
-    if ax is None:
+    if ax is None and bound:
+        fig, (ax, ax_bound) = plt.subplots(1, 2, figsize=(13, 5.5),
+                                           gridspec_kw={"width_ratios": [1.6, 1]})
+        plot_bound_ratio(summary, ax=ax_bound)
+    elif ax is None:
         fig, ax = plt.subplots(figsize=(8, 5.5))
     else:
         fig = ax.figure

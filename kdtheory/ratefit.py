@@ -132,6 +132,17 @@ def _mean_over_reps(records, key, sizes):
     return [float(np.mean([r[key] for r in records if r["n"] == n])) for n in sizes]
 
 
+BOUND_TERMS = ("delta_n_sq", "teacher_train_error", "teacher_test_error", "teacher_term",
+               "gamma_bias", "gamma_variance", "bound")
+
+
+def _bound_summary(records, sizes, means):
+    """Per n: the mean of each bound term over replications, and mean error / mean bound."""
+    out = {key: _mean_over_reps(records, key, sizes) for key in BOUND_TERMS}
+    out["ratio"] = [m / b for m, b in zip(means, out["bound"])]
+    return out
+
+
 def summarize(study, *, tolerance: float = DEFAULT_TOLERANCE,
               max_halfwidth: float = DEFAULT_MAX_HALFWIDTH, predictions=None) -> dict:
     """Per-method means, SEs, medians, slope fit, local slopes and verdict of a study.
@@ -149,8 +160,10 @@ def summarize(study, *, tolerance: float = DEFAULT_TOLERANCE,
     dict, JSON-serialisable: ``example``, ``params``, ``seed``, ``sample_sizes``,
     ``replications``, ``tolerance``, ``methods.{name}`` (``mean_error``, ``se_error``,
     ``median_error``, ``slope``, ``slope_se``, ``ci``, ``local_slopes``, ``predicted_slope``,
-    ``kind``, ``verdict``, mean teacher errors, ``fallback_rate``, ``alpha``), ``failures``,
-    ``metadata``.
+    ``kind``, ``verdict``, mean teacher errors, ``fallback_rate``, ``clip_rate``, ``alpha``,
+    and ``bound``: per n the mean of each term of the method's bound (MATH.md 8; see
+    :func:`kdtheory.montecarlo.bound_terms`) and ``ratio`` = mean error / mean bound),
+    ``failures``, ``metadata``.
     """
     from .examples import get_example
 
@@ -170,8 +183,10 @@ def summarize(study, *, tolerance: float = DEFAULT_TOLERANCE,
             "teacher_test_error": _mean_over_reps(recs, "teacher_test_error", sizes),
             "teacher_test_error4": _mean_over_reps(recs, "teacher_test_error4", sizes),
             "fallback_rate": _mean_over_reps(recs, "fallback_rate", sizes),
+            "clip_rate": _mean_over_reps(recs, "clip_rate", sizes),
             "alpha": _mean_over_reps(recs, "alpha", sizes),
             "predicted_slope": pred.slope, "kind": pred.kind, "reason": pred.reason,
+            "bound": _bound_summary(recs, sizes, means),
         }
         if len(sizes) >= 2:
             fit = fit_slope(sizes, means, ses)

@@ -17,6 +17,8 @@ import sys
 import numpy as np
 
 from .examples import EXAMPLES, get_example
+from .montecarlo import BACKENDS, resolve_params, run_study
+from .ratefit import summarize
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,10 +38,16 @@ def _alpha(text):
 
 def _sizes(text):
     try:
-        return [int(float(v)) if float(v).is_integer() else float("nan")
-                for v in text.replace(",", " ").split()]
+        values = [float(v) for v in text.replace(",", " ").split()]
     except ValueError:
+        values = []
+    if not values or not all(v.is_integer() for v in values):
         raise argparse.ArgumentTypeError(f"must be integers separated by commas, got {text!r}")
+    return [int(v) for v in values]
+
+
+EXAMPLE_PARAMS = ("d", "a", "c_h", "clip", "n_folds", "enhanced_alpha")
+"""Example parameters settable from the command line, as ``--d``, ``--a``, ``--c-h``, ..."""
 
 
 def build_parser():
@@ -48,6 +56,14 @@ def build_parser():
     p.add_argument("--example", default="overfit", help=f"one of {sorted(EXAMPLES)}")
     p.add_argument("--list", action="store_true", help="list examples with predicted rates")
     p.add_argument("--d", type=int, default=None, help="dimension of the overfit example")
+    p.add_argument("--a", type=float, default=None,
+                   help="singular-kernel exponent of the overfit teacher, in (0, d/2) "
+                        "(default d/4)")
+    p.add_argument("--c-h", type=float, default=None,
+                   help="bandwidth constant of the overfit teacher: h = c_h n^(-1/(4+d))")
+    p.add_argument("--clip", type=float, default=None,
+                   help="teacher probabilities are clipped to [clip, 1 - clip], clip in (0, 0.5)")
+    p.add_argument("--n-folds", type=int, default=None, help="cross-fitting folds")
     p.add_argument("--enhanced-alpha", type=_alpha, default=None,
                    help="alpha of the enhanced estimator (number, inf, or 'tune')")
     grid = p.add_argument_group("grid")
@@ -60,7 +76,13 @@ def build_parser():
     grid.add_argument("--quick", action="store_true", help="small grid (CI, notebooks)")
     run = p.add_argument_group("run")
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--n-jobs", type=int, default=-1, help="joblib workers (-1: all cores)")
+    run.add_argument("--n-jobs", type=int, default=-1,
+                     help="joblib workers or local Dask workers (-1: all cores)")
+    run.add_argument("--backend", choices=BACKENDS, default=None,
+                     help="joblib (default), or dask: a local cluster on 127.0.0.1 unless "
+                          "--scheduler is given (needs kdtheory[dask])")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="run on the Dask cluster at tcp://HOST:PORT (implies --backend dask)")
     run.add_argument("--cache-dir", default=None,
                      help="store finished cells here; a rerun resumes")
     run.add_argument("--no-progress", action="store_true")
@@ -73,6 +95,8 @@ def build_parser():
     out.add_argument("--csv", default=None, help="write every record as CSV")
     out.add_argument("--plot", default=None, help="PNG path (default rates_<example>.png)")
     out.add_argument("--no-plot", action="store_true")
+    out.add_argument("--bound", action="store_true",
+                     help="print the bound decomposition (MATH.md 8) and add its plot panel")
     return p
 
 
@@ -96,24 +120,15 @@ def _check(args, parser):
     if args.example not in EXAMPLES:
         parser.error(f"unknown example {args.example!r}; choose from {sorted(EXAMPLES)}")
     example = get_example(args.example)
-    params = {}
-    if args.d is not None:
-        if "d" not in example.defaults:
-            parser.error(f"--d does not apply to example {args.example!r}")
-        if args.d < 1:
-            parser.error(f"--d must be >= 1, got {args.d}")
-        params["d"] = args.d
-    if args.enhanced_alpha is not None:
-        params["enhanced_alpha"] = args.enhanced_alpha
     sizes = _grid(args, parser, example)
     if sizes is not None:
-        if any(not isinstance(n, int) for n in sizes):
-            parser.error(f"--sample-sizes must be integers, got {sizes}")
+        flag = "--sample-sizes" if args.sample_sizes is not None else "--n-min/--n-max/--num-n"
         if len(set(sizes)) < 2:
-            parser.error(f"need at least 2 distinct sample sizes, got {sizes}")
+            parser.error(f"argument {flag}: need at least 2 distinct sample sizes, got {sizes}")
         if min(sizes) < example.min_n:
-            parser.error(f"sample sizes must be >= {example.min_n} for {args.example!r}, "
-                         f"got {min(sizes)}")
+            parser.error(f"argument {flag}: sample sizes must be >= {example.min_n} for "
+                         f"{args.example!r}, got {min(sizes)}")
+    params = _example_params(args, parser, example, sizes)
     if args.replications is not None and args.replications < 2:
         parser.error(f"--replications must be >= 2, got {args.replications}")
     if not args.tolerance > 0:
@@ -124,11 +139,33 @@ def _check(args, parser):
         parser.error(f"--seed must be >= 0, got {args.seed}")
     if args.n_jobs == 0 or args.n_jobs < -1:
         parser.error(f"--n-jobs must be >= 1 or -1, got {args.n_jobs}")
-    try:
-        params = example.resolve(params)
-    except ValueError as exc:
-        parser.error(str(exc))
+    if args.scheduler is not None and args.backend == "joblib":
+        parser.error("argument --scheduler: implies --backend dask, got --backend joblib")
     return example, params, sizes
+
+
+def _example_params(args, parser, example, sizes):
+    """The example's parameters, with those given as flags checked one by one.
+
+    Each flag is checked given the ones before it in :data:`EXAMPLE_PARAMS` (``--a`` against
+    ``--d``, ``--n-folds`` against the smallest sample size), so that an error names its flag.
+    """
+    if sizes is None:
+        sizes = example.quick_sample_sizes if args.quick else example.sample_sizes
+    params = {}
+    for name in EXAMPLE_PARAMS:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if name not in example.defaults:
+            parser.error(f"argument {flag}: does not apply to example {example.name!r}")
+        try:
+            resolve_params(example, {**params, name: value}, min_n=min(sizes))
+        except ValueError as exc:
+            parser.error(f"argument {flag}: {exc}")
+        params[name] = value
+    return example.resolve(params)
 
 
 def list_examples(stream=sys.stdout):
@@ -178,6 +215,24 @@ def format_table(summary) -> str:
     return "\n".join(lines)
 
 
+def format_bound_table(summary) -> str:
+    """Per method and n: student error, the terms of its bound, and error / bound."""
+    lines = ["bound decomposition (MATH.md 8): bound = 1/m + delta_n^2 + teacher term "
+             "[+ gamma bias + gamma variance for enhanced]; delta_n: constant class, b = 1"]
+    lines.append(f"{'method':13s} {'n':>7s} {'error':>9s} {'delta_n^2':>9s} {'teacher':>9s} "
+                 f"{'g-bias':>9s} {'g-var':>9s} {'bound':>9s} {'ratio':>8s}")
+    for name, m in summary["methods"].items():
+        b = m["bound"]
+        for j, n in enumerate(m["sample_sizes"]):
+            lines.append(f"{name:13s} {n:7d} {m['mean_error'][j]:9.2e} {b['delta_n_sq'][j]:9.2e} "
+                         f"{b['teacher_term'][j]:9.2e} {b['gamma_bias'][j]:9.2e} "
+                         f"{b['gamma_variance'][j]:9.2e} {b['bound'][j]:9.2e} "
+                         f"{b['ratio'][j]:8.3f}")
+    lines.append("teacher term: vanilla ||p_hat - p0||_n^2 on training points; sample_split and "
+                 "crossfit ||p_hat - p0||^2 on held-out points; enhanced ||p_hat - p0||_4^4")
+    return "\n".join(lines)
+
+
 def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()
@@ -213,7 +268,7 @@ def write_outputs(study, summary, args):
 
     suffix = f"_d{summary['params']['d']}" if "d" in summary["params"] else ""
     path = args.plot or f"rates_{summary['example']}{suffix}.png"
-    fig = plot_rates(summary)
+    fig = plot_rates(summary, bound=args.bound)
     fig.savefig(path, dpi=110)
     return path
 
@@ -225,23 +280,24 @@ def main(argv=None) -> int:
         list_examples()
         return 0
     example, params, sizes = _check(args, parser)
-    from .montecarlo import run_study
-    from .ratefit import summarize
-
     n_jobs = (os.cpu_count() or 1) if args.n_jobs == -1 else args.n_jobs
     try:
         study = run_study(example.name, params, sample_sizes=sizes,
                           n_replications=args.replications, seed=args.seed, n_jobs=n_jobs,
                           quick=args.quick, cache_dir=args.cache_dir,
-                          progress=not args.no_progress)
-    except KeyboardInterrupt:
+                          progress=not args.no_progress, backend=args.backend,
+                          scheduler=args.scheduler)
+    except KeyboardInterrupt:  # run_study has said how many cells are safe and how to resume
         return 130
-    except ValueError as exc:
+    except (ValueError, ImportError) as exc:
         parser.error(str(exc))
     summary = summarize(study, tolerance=args.tolerance, max_halfwidth=args.max_halfwidth)
     print(f"kdtheory.rates: example {example.name}, params {params}, seed {args.seed}, "
           f"{study.n_replications} replications, {study.metadata['wall_seconds']:.1f} s")
     print(format_table(summary))
+    if args.bound:
+        print()
+        print(format_bound_table(summary))
     path = write_outputs(study, summary, args)
     if path:
         print(f"plot: {path}")
