@@ -1,0 +1,150 @@
+"""The interpolating Nadaraya-Watson teacher of the teacher-overfitting example (MATH.md 5.2)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._validation import check_int, check_positive, one_hot
+from . import _nw_kernels as nwk
+from ._base import TeacherMixin
+
+_KERNELS = {"singular": nwk.SINGULAR, "gaussian": nwk.GAUSSIAN,
+            "epanechnikov": nwk.EPANECHNIKOV}
+_FALLBACKS = {"prior": nwk.PRIOR, "nearest": nwk.NEAREST, "grow": nwk.GROW}
+
+
+class NadarayaWatsonTeacher(TeacherMixin):
+    r"""Nadaraya-Watson class probabilities; with the singular kernel it interpolates.
+
+    .. math:: \hat p(x) = \frac{\sum_i y_i\, K(\|x - x_i\| / h)}{\sum_i K(\|x - x_i\| / h)},
+              \qquad y_i \in \{e_1, \dots, e_k\},
+
+    with, for ``kernel="singular"`` (MATH.md 5.2), :math:`K(u) = u^{-a}\,1[u \le 1]`,
+    :math:`a \in (0, d/2)`: at a training point the weight is infinite, so :math:`\hat p(x_i)
+    = y_i` exactly (duplicated points: the average of their labels), while the estimator stays
+    consistent off the sample. ``"gaussian"`` is :math:`K(u) = e^{-u^2/2}` (h is the standard
+    deviation, as in statsmodels ``KernelReg``), ``"epanechnikov"`` :math:`K(u) = (1 - u^2)_+`;
+    neither interpolates. Default bandwidth :math:`h = c_h n^{-1/(4+d)}`, default :math:`a = d/4`.
+
+    Fallback. Where no training point gets positive weight (with a compact kernel: none within
+    h) the ratio is 0/0. ``fallback`` then decides, and ``n_fallback_`` counts it:
+
+    - ``"prior"``: the training label frequencies (keeps :math:`\hat p` away from 0 and 1, which
+      matters because the loss correction divides by :math:`\hat p`);
+    - ``"nearest"``: the label of the nearest training point (ties: their average);
+    - ``"grow"``: the same estimator with bandwidth :math:`2^j h` for the smallest
+      :math:`j \ge 1` that gives at least ``min_neighbors`` points positive weight.
+
+    Cost: a cell index over the training set, so a query touches about the points within h
+    (:math:`O(m n h^d)` pairs, O(n + m) memory); the Gaussian kernel touches all m n pairs.
+
+    Parameters
+    ----------
+    bandwidth : float or None
+        h > 0; None means ``c_h * n ** (-1 / (4 + d))`` with n, d the fitting sizes.
+    a : float or None
+        Exponent of the singular kernel, in (0, d/2); None means d/4. Ignored by other kernels.
+    kernel : {"singular", "gaussian", "epanechnikov"}
+    c_h : float
+        Constant of the default bandwidth.
+    fallback : {"prior", "nearest", "grow"}
+    min_neighbors : int
+        Points required by ``fallback="grow"`` (at most n are ever required).
+    n_classes : int or None
+        Number of classes k; None infers max(label) + 1.
+
+    Attributes
+    ----------
+    bandwidth_, a_ : float
+        The bandwidth and exponent used.
+    min_neighbors_ : int
+        min(min_neighbors, n): what ``fallback="grow"`` requires.
+    class_prior_ : ndarray of shape (k,)
+        Training label frequencies (the ``"prior"`` fallback).
+    n_fallback_ : int
+        Set by each ``predict_proba`` call: how many of its queries used the fallback.
+    n_exact_ : int
+        Set by each ``predict_proba`` call: how many of its queries coincided with a training
+        point and were answered by interpolation (singular kernel only; else 0).
+    """
+
+    def __init__(self, bandwidth=None, a=None, kernel="singular", c_h=1.0, fallback="prior",
+                 min_neighbors=5, n_classes=None):
+        self.bandwidth = bandwidth
+        self.a = a
+        self.kernel = kernel
+        self.c_h = c_h
+        self.fallback = fallback
+        self.min_neighbors = min_neighbors
+        self.n_classes = n_classes
+
+    def fit(self, X, labels):
+        """Store the training set in a cell index; returns self."""
+        X, labels, k = self._validate_fit(X, labels)
+        n, d = X.shape
+        if self.kernel not in _KERNELS:
+            raise ValueError(f"kernel must be one of {sorted(_KERNELS)}, got {self.kernel!r}")
+        if self.fallback not in _FALLBACKS:
+            raise ValueError(
+                f"fallback must be one of {sorted(_FALLBACKS)}, got {self.fallback!r}")
+        self.min_neighbors_ = min(check_int(self.min_neighbors, "min_neighbors", minimum=1), n)
+        c_h = check_positive(self.c_h, "c_h")
+        self.bandwidth_ = (c_h * n ** (-1.0 / (4 + d)) if self.bandwidth is None
+                           else check_positive(self.bandwidth, "bandwidth"))
+        if self.a is None:
+            self.a_ = d / 4
+        elif (isinstance(self.a, bool) or not isinstance(self.a, numbers.Real)
+              or not 0 < self.a < d / 2):
+            raise ValueError(f"a must be a number in (0, d/2) = (0, {d / 2}), got {self.a!r}")
+        else:
+            self.a_ = float(self.a)
+        y = one_hot(labels, k)
+        self.class_prior_ = y.mean(axis=0)
+        support = np.inf if self.kernel == "gaussian" else self.bandwidth_
+        self.index_ = _build_index(X, y, support)
+        return self
+
+    def predict_proba(self, X):
+        """(m, k) probabilities; sets ``n_fallback_`` and ``n_exact_`` for this call."""
+        X = self._validate_predict(X)
+        ix = self.index_
+        order = np.argsort(_column_of(X, ix), kind="stable")
+        proba, outcome = nwk.predict(
+            X, order, ix, _KERNELS[self.kernel], self.bandwidth_ ** 2, self.a_,
+            _FALLBACKS[self.fallback], self.min_neighbors_, self.class_prior_)
+        self.n_fallback_ = int(np.count_nonzero(outcome == nwk.FALLBACK))
+        self.n_exact_ = int(np.count_nonzero(outcome == nwk.EXACT))
+        return proba
+
+
+def _column_of(X, ix):
+    """Column (flat cell number over the first d-1 coordinates) of each row, clipped to the grid.
+
+    For training points this is the exact formula the kernels use to look up exact matches."""
+    if ix.shape.size == 0:
+        return np.zeros(X.shape[0], np.int64)
+    cells = np.clip(np.floor((X[:, :-1] - ix.grid_lo) / ix.side), 0, ix.shape - 1)
+    return np.ravel_multi_index(tuple(cells.astype(np.int64).T), tuple(ix.shape))
+
+
+def _build_index(X, y, support):
+    """The column index (:class:`_nw_kernels.Index`) for balls of radius ``support``.
+
+    Cells have side support / 2 (one cell if the support is infinite), coarsened until there
+    are at most n columns, so memory stays O(n)."""
+    n = X.shape[0]
+    grid_lo = X[:, :-1].min(axis=0)
+    extent = X[:, :-1].max(axis=0) - grid_lo
+    side = support / 2 if np.isfinite(support) else float(extent.max(initial=0.0)) + 1.0
+    while np.prod(np.floor(extent / side) + 1.0) > n:
+        side *= 2.0
+    shape = (np.floor(extent / side) + 1.0).astype(np.int64)
+    ix = nwk.Index(None, None, grid_lo, side, shape, None, 1e-12 * np.abs(X).max())
+    column = _column_of(X, ix)
+    order = np.lexsort((X[:, -1], column))
+    counts = np.bincount(column, minlength=int(np.prod(shape)))
+    return ix._replace(xt=np.ascontiguousarray(X[order].T),
+                       yt=np.ascontiguousarray(y[order].T),
+                       col_start=np.concatenate(([0], np.cumsum(counts))))
