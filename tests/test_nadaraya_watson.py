@@ -1,0 +1,176 @@
+"""NadarayaWatsonTeacher against a brute-force NumPy reference, statsmodels, and its own spec."""
+
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from sklearn.base import clone
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from _reference import nw_predict_proba  # noqa: E402
+
+from kdtheory.teachers import NadarayaWatsonTeacher  # noqa: E402
+
+
+@st.composite
+def problems(draw):
+    """A training set with duplicated rows, and queries that mix fresh points (some outside the
+    training box, some far away) with exact copies of training points."""
+    n, m = draw(st.integers(1, 60)), draw(st.integers(1, 40))
+    d, k = draw(st.integers(1, 6)), draw(st.integers(2, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    X = rng.uniform(size=(n, d))
+    X[rng.integers(0, n, n // 4)] = X[rng.integers(0, n, n // 4)]  # duplicates
+    labels = rng.integers(0, k, n)
+    Xq = rng.uniform(-0.3, 1.3, size=(m, d))
+    copies = rng.random(m) < 0.3
+    Xq[copies] = X[rng.integers(0, n, copies.sum())]
+    Xq[rng.random(m) < 0.1] += 5.0
+    a_frac = draw(st.sampled_from([None, 0.5, 0.25, 0.37, 0.9]))  # 0.5 -> a = d/4
+    params = dict(
+        kernel=draw(st.sampled_from(["singular", "gaussian", "epanechnikov"])),
+        bandwidth=draw(st.sampled_from([None, 0.05, 0.2, 0.5, 1.5])),
+        a=None if a_frac is None else a_frac * d / 2,
+        fallback=draw(st.sampled_from(["prior", "nearest", "grow"])),
+        min_neighbors=draw(st.integers(1, 8)),
+        n_classes=k,
+    )
+    return X, labels, Xq, params
+
+
+@given(problems())
+def test_matches_brute_force_reference(problem):
+    X, labels, Xq, params = problem
+    teacher = NadarayaWatsonTeacher(**params).fit(X, labels)
+    proba = teacher.predict_proba(Xq)
+    expected, n_fallback = nw_predict_proba(
+        X, labels, Xq, teacher.bandwidth_, teacher.a_, params["kernel"], params["fallback"],
+        params["min_neighbors"], params["n_classes"])
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-12)
+    assert teacher.n_fallback_ == n_fallback
+
+
+@pytest.mark.parametrize("d", [1, 2, 5])
+def test_matches_reference_at_default_bandwidth(d):
+    """Larger n: many cells, long slices (several vectorised blocks), the default h and a."""
+    rng = np.random.default_rng(d)
+    X, labels = rng.uniform(size=(3000, d)), rng.integers(0, 2, 3000)
+    Xq = np.vstack([rng.uniform(size=(400, d)), X[:100]])
+    teacher = NadarayaWatsonTeacher().fit(X, labels)
+    assert teacher.bandwidth_ == 3000 ** (-1 / (4 + d)) and teacher.a_ == d / 4
+    expected, n_fallback = nw_predict_proba(X, labels, Xq, teacher.bandwidth_, d / 4,
+                                            "singular")
+    np.testing.assert_allclose(teacher.predict_proba(Xq), expected, rtol=0, atol=1e-12)
+    assert (teacher.n_fallback_, teacher.n_exact_) == (n_fallback, 100)
+
+
+def test_interpolates_training_points():
+    rng = np.random.default_rng(0)
+    X, labels = rng.uniform(size=(500, 3)), rng.integers(0, 3, 500)
+    teacher = NadarayaWatsonTeacher().fit(X, labels)
+    assert np.array_equal(teacher.predict_proba(X), np.eye(3)[labels])
+    assert teacher.n_exact_ == 500
+    assert np.array_equal(teacher.predict(X), labels)
+
+
+def test_duplicated_training_points_average_their_labels():
+    X = np.array([[0.2, 0.2], [0.2, 0.2], [0.2, 0.2], [0.6, 0.6]])
+    teacher = NadarayaWatsonTeacher(bandwidth=1.0).fit(X, [0, 1, 1, 0])
+    np.testing.assert_array_equal(teacher.predict_proba([[0.2, 0.2]]), [[1 / 3, 2 / 3]])
+
+
+def test_fallback_rules_and_counts():
+    X = np.array([[0.0], [0.125], [0.25], [1.0]])  # dyadic: distances below are exact
+    labels = np.array([0, 0, 1, 1])
+    Xq = np.array([[0.0625], [1.875], [-0.75], [0.625]])  # only the first has a point within h
+    expected = {
+        "prior": [0.5, 0.5],
+        "nearest": [0.0, 1.0],  # x = 1.0 is nearest to 1.875
+        "grow": [0.0, 1.0],  # balls of radius 0.25, 0.5, 1 hold 0, 0, 1 points
+    }
+    for fallback, p_far in expected.items():
+        teacher = NadarayaWatsonTeacher(bandwidth=0.125, fallback=fallback, min_neighbors=1)
+        proba = teacher.fit(X, labels).predict_proba(Xq)
+        assert teacher.n_fallback_ == 3 and teacher.n_exact_ == 0
+        np.testing.assert_allclose(proba[1], p_far, atol=1e-15)
+    # grow, 3 neighbours of 0.625: radius 0.25 holds none, 0.5 holds 0.125, 0.25 and 1.0,
+    # at distances 0.5, 0.375, 0.375: weights 1, w, w with w = 0.75^(-1/4)
+    teacher = NadarayaWatsonTeacher(bandwidth=0.125, fallback="grow", min_neighbors=3,
+                                    a=0.25).fit(X, labels)
+    w = 0.75 ** -0.25
+    np.testing.assert_allclose(teacher.predict_proba(Xq)[3], [1 / (1 + 2 * w), 2 * w / (1 + 2 * w)],
+                               atol=1e-14)
+    # nearest: a tie between two training points averages their labels
+    teacher = NadarayaWatsonTeacher(bandwidth=0.01, fallback="nearest").fit(X, labels)
+    np.testing.assert_array_equal(teacher.predict_proba([[0.1875]]), [[0.5, 0.5]])
+    assert teacher.n_fallback_ == 1
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # raised inside statsmodels
+@pytest.mark.parametrize("d", [1, 2])
+def test_gaussian_kernel_matches_statsmodels(d):
+    from statsmodels.nonparametric.kernel_regression import KernelReg
+
+    rng = np.random.default_rng(1)
+    X, labels = rng.uniform(size=(300, d)), rng.integers(0, 2, 300)
+    Xq = rng.uniform(size=(50, d))
+    h = 0.15
+    teacher = NadarayaWatsonTeacher(bandwidth=h, kernel="gaussian").fit(X, labels)
+    reg = KernelReg(labels.astype(float), X, var_type="c" * d, reg_type="lc", bw=[h] * d)
+    np.testing.assert_allclose(teacher.predict_proba(Xq)[:, 1], reg.fit(Xq)[0],
+                               rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("params, name", [
+    (dict(a=0.0), "a"), (dict(a=1.0), "a"), (dict(a=-0.1), "a"), (dict(a="x"), "a"),
+    (dict(a=True), "a"), (dict(bandwidth=0.0), "bandwidth"), (dict(bandwidth=np.nan), "bandwidth"),
+    (dict(bandwidth=np.inf), "bandwidth"), (dict(c_h=-1.0), "c_h"), (dict(kernel="box"), "kernel"),
+    (dict(fallback="zero"), "fallback"), (dict(min_neighbors=0), "min_neighbors"),
+    (dict(min_neighbors=2.0), "min_neighbors"), (dict(n_classes=1), "n_classes"),
+])
+def test_bad_parameters_raise_naming_them(params, name):
+    X = np.random.default_rng(0).uniform(size=(10, 2))  # d = 2: a must lie in (0, 1)
+    with pytest.raises(ValueError, match=name):
+        NadarayaWatsonTeacher(**params).fit(X, np.arange(10) % 2)
+
+
+def test_bad_data_raise_naming_them():
+    X, labels = np.random.default_rng(0).uniform(size=(10, 2)), np.arange(10) % 2
+    teacher = NadarayaWatsonTeacher()
+    with pytest.raises(ValueError, match="not fitted"):
+        teacher.predict_proba(X)
+    bad_X = X.copy()
+    bad_X[3, 1] = np.nan
+    with pytest.raises(ValueError, match="X"):
+        teacher.fit(bad_X, labels)
+    with pytest.raises(ValueError, match="labels"):
+        teacher.fit(X, labels - 1)
+    with pytest.raises(ValueError, match="labels"):
+        teacher.fit(X, labels[:5])
+    teacher.fit(X, labels)
+    with pytest.raises(ValueError, match="features"):
+        teacher.predict_proba(X[:, :1])
+    with pytest.raises(ValueError, match="X"):
+        teacher.predict_proba(bad_X)
+
+
+def test_sklearn_clone_keeps_parameters_untouched():
+    teacher = NadarayaWatsonTeacher(bandwidth=0.3, a=0.4, kernel="epanechnikov", c_h=2.0,
+                                    fallback="grow", min_neighbors=7, n_classes=3)
+    copy = clone(teacher)
+    assert copy.get_params() == teacher.get_params()
+    rng = np.random.default_rng(0)
+    copy.fit(rng.uniform(size=(50, 2)), rng.integers(0, 3, 50))
+    assert copy.get_params() == teacher.get_params() and copy.bandwidth_ == 0.3
+    assert not hasattr(clone(copy), "index_")
+
+
+@settings(max_examples=10)
+@given(st.integers(1, 6), st.integers(2, 400))
+def test_default_bandwidth_and_exponent(d, n):
+    rng = np.random.default_rng(n)
+    teacher = NadarayaWatsonTeacher(c_h=1.5).fit(rng.uniform(size=(n, d)), rng.integers(0, 2, n))
+    assert teacher.bandwidth_ == pytest.approx(1.5 * n ** (-1 / (4 + d)), rel=1e-15)
+    assert teacher.a_ == d / 4
