@@ -38,6 +38,17 @@ def check_X(X, *, name: str = "X", min_rows: int = 1) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def check_predict_X(estimator, X, *, fit_call: str) -> np.ndarray:
+    """``X`` for a fitted estimator's predict: fitted (``n_features_in_`` set), same features."""
+    if not hasattr(estimator, "n_features_in_"):
+        raise ValueError(f"this {type(estimator).__name__} is not fitted yet; call {fit_call}")
+    X = check_X(X)
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features but {type(estimator).__name__} was fit "
+                         f"on {estimator.n_features_in_}")
+    return X
+
+
 def check_labels(labels, *, n_rows: int | None = None, n_classes: int | None = None,
                  name: str = "labels") -> np.ndarray:
     """Return integer class labels 0..k-1 as an int64 array of shape (n,)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 
-from ._validation import check_X
+from ._validation import check_predict_X, check_X
 
 
 def _check_targets(X, T):
@@ -36,14 +36,7 @@ def _check_targets(X, T):
 
 class _StudentBase(RegressorMixin, BaseEstimator):
     def _check_predict(self, X):
-        if not hasattr(self, "n_outputs_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X, T)")
-        X = check_X(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features but the student was fit on {self.n_features_in_}"
-            )
-        return X
+        return check_predict_X(self, X, fit_call="fit(X, T)")
 
 
 class ConstantStudent(_StudentBase):

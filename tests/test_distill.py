@@ -245,3 +245,15 @@ def test_bad_input_raises_value_error_naming_it(make, kwargs, match):
         fit_kwargs["teacher_proba"] = proba
     with pytest.raises((ValueError, TypeError), match=match):
         make().fit(X, labels, **fit_kwargs)
+
+
+@pytest.mark.parametrize("estimator", [ConstantStudent(), LinearStudent(), RidgeTeacher()])
+def test_predict_needs_a_fit_with_the_same_features(estimator):
+    predict = getattr(estimator, "predict_proba", None) or estimator.predict
+    with pytest.raises(ValueError, match="not fitted"):
+        predict(np.zeros((3, 2)))
+    X, labels = _data(1)
+    target = labels if isinstance(estimator, RidgeTeacher) else np.eye(3)[labels]
+    estimator.fit(X, target)
+    with pytest.raises(ValueError, match="3 features .* fit on 2"):
+        predict(np.zeros((3, 3)))

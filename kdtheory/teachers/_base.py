@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from .._validation import check_labels, check_X, infer_n_classes
+from .._validation import check_labels, check_predict_X, check_X, infer_n_classes
 
 
 class TeacherMixin(ClassifierMixin, BaseEstimator):
@@ -27,14 +27,7 @@ class TeacherMixin(ClassifierMixin, BaseEstimator):
         return X, labels, k
 
     def _validate_predict(self, X):
-        if not hasattr(self, "n_classes_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X, labels)")
-        X = check_X(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features but the teacher was fit on {self.n_features_in_}"
-            )
-        return X
+        return check_predict_X(self, X, fit_call="fit(X, labels)")
 
     def predict(self, X):
         """The most probable class of each row."""
