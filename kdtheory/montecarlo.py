@@ -536,14 +536,26 @@ def run_study(example_name, params=None, *, sample_sizes=None, n_replications=No
 
     records = [rec for key in sorted(results) for rec in results[key]]
     metadata = {
-        "kdtheory": __version__, "python": platform.python_version(),
-        "numpy": np.__version__, "platform": platform.platform(),
+        "versions": _versions(), "platform": platform.platform(),
         "n_jobs": n_jobs, "backend": backend, "scheduler": scheduler,
         "cells": len(tasks), "cells_from_cache": len(tasks) - len(todo),
         "wall_seconds": time.perf_counter() - tic,
         "config_key": config_key(example.name, params, seed),
     }
     return StudyResult(example.name, params, sizes, reps, seed, records, metadata)
+
+
+def _versions():
+    """Versions of Python and of every package whose code produces a study's numbers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "kdtheory": __version__}
+    for package in ("numpy", "scipy", "numba", "scikit-learn", "statsmodels", "joblib"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = None
+    return out
 
 
 # --- Backends -------------------------------------------------------------------------------
