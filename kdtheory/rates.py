@@ -36,6 +36,14 @@ def _alpha(text):
     return value
 
 
+def _p0(text):
+    """A comma-separated probability vector (underfit) or a named shape (overfit)."""
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        return text
+
+
 def _sizes(text):
     try:
         values = [float(v) for v in text.replace(",", " ").split()]
@@ -46,7 +54,7 @@ def _sizes(text):
     return [int(v) for v in values]
 
 
-EXAMPLE_PARAMS = ("d", "a", "c_h", "clip", "n_folds", "enhanced_alpha")
+EXAMPLE_PARAMS = ("d", "a", "c_h", "p0", "clip", "n_folds", "enhanced_alpha")
 """Example parameters settable from the command line, as ``--d``, ``--a``, ``--c-h``, ..."""
 
 
@@ -64,6 +72,9 @@ def build_parser():
     p.add_argument("--clip", type=float, default=None,
                    help="teacher probabilities are clipped to [clip, 1 - clip], clip in (0, 0.5)")
     p.add_argument("--n-folds", type=int, default=None, help="cross-fitting folds")
+    p.add_argument("--p0", type=_p0, default=None,
+                   help="Bayes probabilities: overfit 'sin' (default) or 'cos' (no boundary "
+                        "bias); underfit a comma-separated probability vector")
     p.add_argument("--enhanced-alpha", type=_alpha, default=None,
                    help="alpha of the enhanced estimator (number, inf, or 'tune')")
     grid = p.add_argument_group("grid")

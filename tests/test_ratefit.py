@@ -63,6 +63,11 @@ def _fit(low, high):
         ((-1.20, -0.90), -0.667, "upper", "consistent"),   # faster than claimed is fine
         ((-0.05, 0.05), -0.667, "upper", "inconsistent"),  # flat vanilla vs a claimed rate
         ((-2.0, 0.5), -1.0, "upper", "inconclusive"),      # too wide to say
+        ((-2.4, -1.5), -0.889, "upper", "consistent"),     # wide, but all inside A
+        ((-0.5, 0.3), -1.0, "upper", "inconsistent"),      # wide, but all outside A
+        ((-0.9, -0.3), 0.0, "lower", "inconsistent"),
+        ((-0.58, -0.42), -0.5, "tight", "consistent"),     # inside A
+        ((-0.9, -0.3), -0.5, "tight", "inconclusive"),     # contains A: too wide to say
     ],
 )
 def test_verdict_rules(ci, predicted, kind, expected):

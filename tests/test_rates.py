@@ -49,12 +49,13 @@ def test_underfit_cell_matches_closed_forms():
     assert recs["enhanced"]["error"] < recs["vanilla"]["error"]  # fixed seed: deterministic
 
 
-@pytest.mark.parametrize("d", [1, 2, 3])
-def test_overfit_f0_matches_scipy_quadrature(d):
+@pytest.mark.parametrize("d, shape", [(1, "sin"), (2, "sin"), (3, "sin"), (2, "cos")])
+def test_overfit_f0_matches_scipy_quadrature(d, shape):
     from scipy import integrate
 
     def p1(x1, xd):
-        return 0.5 + 0.35 * np.sin(2 * np.pi * x1) * np.cos(np.pi * xd)
+        trig = np.sin if shape == "sin" else np.cos
+        return 0.5 + 0.35 * trig(2 * np.pi * x1) * np.cos(np.pi * xd)
 
     if d == 1:
         e1 = integrate.quad(lambda x: np.log(p1(x, x)), 0, 1, epsabs=1e-14, limit=200)[0]
@@ -64,13 +65,14 @@ def test_overfit_f0_matches_scipy_quadrature(d):
                                epsabs=1e-13)[0]
         e0 = integrate.dblquad(lambda xd, x1: np.log(1 - p1(x1, xd)), 0, 1, 0, 1,
                                epsabs=1e-13)[0]
-    np.testing.assert_allclose(overfit_f0(d), (e0, e1), atol=1e-11)
+    np.testing.assert_allclose(overfit_f0(d, shape), (e0, e1), atol=1e-11)
 
 
 @pytest.mark.statistical
-def test_quick_underfit_study_passes(tmp_path):
+@pytest.mark.parametrize("example", ["underfit", "overfit"])
+def test_quick_study_passes(example, tmp_path):
     out = tmp_path / "u.json"
-    code = main(["--example", "underfit", "--quick", "--json", str(out), "--no-plot",
+    code = main(["--example", example, "--quick", "--json", str(out), "--no-plot",
                  "--no-progress", "--n-jobs", "2"])
     summary = json.loads(out.read_text())
     assert code == 0, {m: v["verdict"] for m, v in summary["methods"].items()}
