@@ -207,11 +207,13 @@ def format_table(summary) -> str:
         lines.append(row)
     first = next(iter(methods.values()))
     lines.append("")
-    lines.append("teacher error per n: training points (vanilla) | held-out (cross-fit) | "
-                 "fallback rate")
+    lines.append("teacher per n: error on training points (vanilla) | on held-out points "
+                 "(cross-fit) | fraction of held-out queries answered by the fallback | "
+                 "fraction of held-out outputs below clip")
     for j, n in enumerate(first["sample_sizes"]):
         lines.append(f"{n:8d}  {first['teacher_train_error'][j]:10.3e} | "
-                     f"{first['teacher_test_error'][j]:10.3e} | {first['fallback_rate'][j]:.4f}")
+                     f"{first['teacher_test_error'][j]:10.3e} | {first['fallback_rate'][j]:.4f}"
+                     f" | {first['clip_rate'][j]:.4f}")
     lines.append("")
     lines.append(f"{'method':14s} {'slope':>7s}  {'95% CI':>17s}  {'predicted':>9s} "
                  f"{'kind':6s} verdict")
