@@ -42,6 +42,11 @@ def gamma_rule(p_hat, y_onehot, *, alpha, clip: float = DEFAULT_CLIP) -> np.ndar
     with :math:`\hat p` clipped. ``alpha = 0`` gives exactly 0 (no correction, vanilla) and
     ``alpha = inf`` exactly :math:`1/\hat p` (the orthogonal correction); both limits are
     evaluated as such, not approximated by large or small numbers.
+
+    Because :math:`\gamma` depends on the observed label, an intermediate alpha biases the
+    target even for a perfect teacher: with :math:`\hat p_j = p_{0j} = p`,
+    :math:`E_y[\gamma_j (y_j - p)] = \alpha(1-p)\,[1/(\alpha+(1-p)^2) - 1/(\alpha+p^2)]`,
+    zero only at p = 1/2 or the two limits (see simulations/alpha_sweep.py).
     """
     alpha = check_alpha(alpha)
     p = clip_proba(p_hat, clip)

@@ -150,3 +150,17 @@ def test_clip_is_applied_without_renormalising():
 def test_bad_input_raises_value_error_naming_it(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@given(alpha=st.floats(1e-3, 1e3), p=st.floats(0.01, 0.99))
+def test_intermediate_gamma_rule_bias_matches_its_closed_form(alpha, p):
+    """E_y[gamma(y)(y - p)] for a perfect binary teacher, exact over y, against the docstring."""
+    p_hat = np.array([[p, 1 - p], [p, 1 - p]])
+    y = np.array([[1.0, 0.0], [0.0, 1.0]])
+    g = gamma_rule(p_hat, y, alpha=alpha)[:, 0]
+    mean = p * g[0] * (1 - p) + (1 - p) * g[1] * (0 - p)
+    closed = alpha * (1 - p) * (1 / (alpha + (1 - p) ** 2) - 1 / (alpha + p**2))
+    assert mean == pytest.approx(closed, rel=1e-9, abs=1e-12)
+    for limit in (0.0, np.inf):
+        g = gamma_rule(p_hat, y, alpha=limit)[:, 0]
+        assert p * g[0] * (1 - p) + (1 - p) * g[1] * (0 - p) == pytest.approx(0.0, abs=1e-12)
