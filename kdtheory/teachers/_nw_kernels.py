@@ -1,14 +1,29 @@
 """Numba kernels of the Nadaraya-Watson teacher (MATH.md 5.2). Private; no random numbers.
 
-Spatial index ("columns"). The training points are bucketed by a grid of cubes of side
-``side`` over their first d-1 coordinates only; points are sorted by column and, inside a
-column, by their last coordinate. A ball query of radius r visits the columns that meet the
-ball and binary-searches, in each, the slice of last coordinates the ball can reach. So the
-candidates are the pairs within r plus a thin shell, there is no m x n matrix, and the extra
-memory is O(n + m). The same sort finds exact coordinate matches by one binary search.
+Two spatial indexes over the training points share one :data:`Index` record (``kind``); each
+stores the points in its own sorted order so that every group it visits is one contiguous slice
+of ``xt`` (coordinates) and ``yt`` (one-hot labels). Neither builds an m x n matrix; the extra
+memory is O(n + m).
 
-Every search radius is widened by a relative and absolute ``pad`` so that rounding can only
-add candidates; whether a point is inside is then decided exactly by ``r2 <= h2``.
+``COLUMNS`` (d <= 4, and the Gaussian kernel): the points are bucketed by a grid of cubes of
+side ``side`` over their first d-1 coordinates only, sorted by column and, inside a column, by
+their last coordinate. A ball query visits the columns that meet the ball and binary-searches,
+in each, the slice of last coordinates the ball can reach, so the candidates are the pairs
+within h plus a thin shell. The same sort finds exact coordinate matches by one binary search.
+Search radii are widened by a relative and absolute ``pad`` so that rounding can only add
+candidates.
+
+``TREE`` (d >= 5, where a ball fills a small part of its bounding box and the column walk, not
+the pairs, dominated): a k-d tree with leaves of at most ``leaf_size`` points (more only if they
+coincide), median splits on the coordinate of widest spread (left: x[s] < split_val, right:
+x[s] >= split_val, so an exact match is found by one descent), and the tight bounding box of
+every node. A ball query prunes nodes whose box is farther than the radius, scans whole nodes
+whose box lies inside it, merges adjacent slices into runs, and compacts the points within the
+radius into a buffer before evaluating the kernel, so the power is computed about once per
+pair within h. Pruning needs no pad: the rounded box distance never exceeds the rounded
+distance of a point in the box (same formula, same summation order).
+
+In both, whether a point is inside is decided exactly by ``r2 <= h2``.
 """
 
 from __future__ import annotations
@@ -22,21 +37,119 @@ from numba import njit, prange
 SINGULAR, GAUSSIAN, EPANECHNIKOV, UNIFORM = 0, 1, 2, 3
 PRIOR, NEAREST, GROW = 0, 1, 2
 EXACT, KERNEL, FALLBACK = 0, 1, 2  # how each query was answered
+COLUMNS, TREE = 0, 1  # index kinds
 
 _BLOCK = 256  # candidates processed per vectorised batch
 _CHUNK = 64  # queries per parallel task (they share scratch buffers)
 _JIT = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
 
-Index = namedtuple("Index", "xt yt grid_lo side shape col_start pad")
-Index.__doc__ = """The column index of the training set.
+Index = namedtuple("Index", "kind xt yt pad grid_lo side shape col_start "
+                            "node_lo node_hi node_start node_end node_left split_dim split_val "
+                            "depth")
+Index.__doc__ = """A spatial index of the training set (fields of the other kind are empty).
 
-xt : (d, n) coordinates, sorted (column-major so that a slice of one coordinate is contiguous)
+kind : COLUMNS or TREE
+xt : (d, n) coordinates in index order (column-major: a slice of one coordinate is contiguous)
 yt : (k, n) one-hot labels in the same order
-grid_lo, shape : (d-1,) grid origin and number of cells per gridded coordinate
-side : cell side; col_start : (n_columns + 1,) start of each column in the sorted order
-pad : absolute widening of search radii (a few thousand ulps of the largest coordinate)
+pad : absolute widening of column search radii (a few thousand ulps of the largest coordinate)
+COLUMNS: grid_lo, shape : (d-1,) grid origin and number of cells per gridded coordinate;
+    side : cell side; col_start : (n_columns + 1,) start of each column in index order
+TREE: node_lo, node_hi : (n_nodes, d) tight bounding boxes; node_start, node_end : slice of each
+    node in index order; node_left : first child (the second is node_left + 1), -1 for a leaf;
+    split_dim, split_val : the split; depth : the depth of the deepest leaf (root: 0)
 """
 
+
+# --- index construction ----------------------------------------------------------------------
+
+@njit(**_JIT)
+def build_tree(X, leaf_size):
+    """k-d tree over the rows of X (n >= 1): (order, lo, hi, start, end, left, dim, val, depth).
+
+    ``order`` lists the rows in tree order (every node is a contiguous slice of it)."""
+    n, d = X.shape
+    cap = 2 * n
+    order = np.arange(n)
+    lo, hi = np.empty((cap, d)), np.empty((cap, d))
+    start, end = np.zeros(cap, np.int64), np.zeros(cap, np.int64)
+    left, dim = np.full(cap, -1, np.int64), np.zeros(cap, np.int64)
+    val, level = np.zeros(cap), np.zeros(cap, np.int64)
+    end[0] = n
+    todo = np.empty(cap, np.int64)
+    todo[0], n_todo, n_nodes, depth = 0, 1, 1, 0
+    keys = np.empty(n)
+    while n_todo > 0:
+        n_todo -= 1
+        node = todo[n_todo]
+        s, e = start[node], end[node]
+        depth = max(depth, level[node])
+        for j in range(d):
+            lo[node, j] = hi[node, j] = X[order[s], j]
+        for i in range(s + 1, e):
+            for j in range(d):
+                x = X[order[i], j]
+                lo[node, j] = min(lo[node, j], x)
+                hi[node, j] = max(hi[node, j], x)
+        if e - s <= leaf_size:
+            continue
+        split = 0
+        for j in range(1, d):
+            if hi[node, j] - lo[node, j] > hi[node, split] - lo[node, split]:
+                split = j
+        if not hi[node, split] > lo[node, split]:
+            continue  # all points coincide: one (large) leaf
+        for i in range(s, e):
+            keys[i] = X[order[i], split]
+        v = np.partition(keys[s:e], (e - s) // 2)[(e - s) // 2]
+        # three-way partition of order[s:e]: x < v, x == v, x > v
+        i, lt, gt = s, s, e
+        while i < gt:
+            x = X[order[i], split]
+            if x < v:
+                order[i], order[lt] = order[lt], order[i]
+                lt += 1
+                i += 1
+            elif x > v:
+                gt -= 1
+                order[i], order[gt] = order[gt], order[i]
+            else:
+                i += 1
+        if lt > s:
+            mid, cut = lt, v
+        else:  # v is the minimum: split off the points equal to it
+            mid, cut = gt, np.inf
+            for i in range(gt, e):
+                cut = min(cut, X[order[i], split])
+        dim[node], val[node], left[node] = split, cut, n_nodes
+        start[n_nodes], end[n_nodes] = s, mid
+        start[n_nodes + 1], end[n_nodes + 1] = mid, e
+        level[n_nodes] = level[n_nodes + 1] = level[node] + 1
+        todo[n_todo], todo[n_todo + 1] = n_nodes, n_nodes + 1
+        n_todo += 2
+        n_nodes += 2
+    return (order, lo[:n_nodes].copy(), hi[:n_nodes].copy(), start[:n_nodes].copy(),
+            end[:n_nodes].copy(), left[:n_nodes].copy(), dim[:n_nodes].copy(),
+            val[:n_nodes].copy(), depth)
+
+
+@njit(parallel=True, **_JIT)
+def tree_leaf_of(Xq, ix):
+    """Leaf reached by descending the tree from each row of Xq (for sorting queries)."""
+    out = np.empty(Xq.shape[0], np.int64)
+    for i in prange(Xq.shape[0]):
+        out[i] = _descend(Xq[i], ix)
+    return out
+
+
+@njit(**_JIT)
+def _descend(q, ix):
+    node = 0
+    while ix.node_left[node] >= 0:
+        node = ix.node_left[node] + (q[ix.split_dim[node]] >= ix.split_val[node])
+    return node
+
+
+# --- shared pieces -----------------------------------------------------------------------------
 
 @njit(**_JIT)
 def _lower_bound(v, lo, hi, x):
@@ -61,6 +174,71 @@ def _upper_bound(v, lo, hi, x):
             hi = mid
     return lo
 
+
+@njit(**_JIT)
+def _sq_dists(q, xt, start, stop, out):
+    """out[j] = ||xt[:, start + j] - q||^2, summed over coordinates in order."""
+    count = stop - start
+    q0 = q[0]
+    for j in range(count):
+        diff = xt[0, start + j] - q0
+        out[j] = diff * diff
+    for c in range(1, q.size):
+        qc = q[c]
+        for j in range(count):
+            diff = xt[c, start + j] - qc
+            out[j] += diff * diff
+
+
+@njit(**_JIT)
+def _weights(r2, count, kernel, h2, a, out):
+    """out[j] = K(u_j) with u_j^2 = r2[j] / h2; K is zero where r2[j] > h2 (compact kernels).
+
+    singular u^(-a): for a = j/4 (the default d/4) as (u^2)^(-1/8) by three square roots raised
+    to the power 4a by binary powering, which vectorises (about 5x faster than libm pow);
+    other a use pow. gaussian exp(-u^2/2); epanechnikov 1 - u^2; uniform 1."""
+    if kernel == SINGULAR:
+        quarters = 4.0 * a
+        if quarters == np.floor(quarters) and quarters < 64.0:
+            e0 = np.int64(quarters)
+            for j in range(count):
+                base = 1.0 / math.sqrt(math.sqrt(math.sqrt(r2[j] / h2)))
+                w = 1.0
+                e = e0
+                for _ in range(6):
+                    w = w * base if e & 1 else w
+                    base = base * base
+                    e >>= 1
+                out[j] = w if r2[j] <= h2 else 0.0
+        else:
+            for j in range(count):
+                out[j] = (r2[j] / h2) ** (-0.5 * a) if r2[j] <= h2 else 0.0
+    elif kernel == GAUSSIAN:
+        for j in range(count):
+            out[j] = math.exp(-0.5 * (r2[j] / h2))
+    elif kernel == EPANECHNIKOV:
+        for j in range(count):
+            out[j] = 1.0 - r2[j] / h2 if r2[j] <= h2 else 0.0
+    else:
+        for j in range(count):
+            out[j] = 1.0 if r2[j] <= h2 else 0.0
+
+
+@njit(**_JIT)
+def _accumulate_slice(yt, start, w, count, acc):
+    """acc[c] += sum_j w[j] yt[c, start + j]; returns #{j : w[j] > 0}."""
+    n_positive = 0
+    for j in range(count):
+        n_positive += w[j] > 0.0
+    for c in range(acc.size):
+        total = acc[c]
+        for j in range(count):
+            total += w[j] * yt[c, start + j]
+        acc[c] = total
+    return n_positive
+
+
+# --- COLUMNS index ---------------------------------------------------------------------------
 
 @njit(**_JIT)
 def _ball_slices(q, r2, ix, slices, cur, clo, chi):
@@ -108,98 +286,35 @@ def _ball_slices(q, r2, ix, slices, cur, clo, chi):
 
 
 @njit(**_JIT)
-def _sq_dists(q, xt, start, stop, out):
-    """out[j] = ||xt[:, start + j] - q||^2, summed over coordinates in order."""
-    count = stop - start
-    out[:count] = 0.0
-    for c in range(q.size):
-        qc = q[c]
-        for j in range(count):
-            diff = xt[c, start + j] - qc
-            out[j] += diff * diff
-
-
-@njit(**_JIT)
-def _weights(r2, count, kernel, h2, a, out):
-    """out[j] = K(u_j) with u_j^2 = r2[j] / h2; K is zero where r2[j] > h2 (compact kernels).
-
-    singular u^(-a): for a = j/4 (the default d/4) as (u^2)^(-1/8) by three square roots raised
-    to the power 4a by binary powering, which vectorises (about 5x faster than libm pow);
-    other a use pow. gaussian exp(-u^2/2); epanechnikov 1 - u^2; uniform 1."""
-    if kernel == SINGULAR:
-        quarters = 4.0 * a
-        if quarters == np.floor(quarters) and quarters < 64.0:
-            e0 = np.int64(quarters)
-            for j in range(count):
-                base = 1.0 / math.sqrt(math.sqrt(math.sqrt(r2[j] / h2)))
-                w = 1.0
-                e = e0
-                for _ in range(6):
-                    w = w * base if e & 1 else w
-                    base = base * base
-                    e >>= 1
-                out[j] = w if r2[j] <= h2 else 0.0
-        else:
-            for j in range(count):
-                out[j] = (r2[j] / h2) ** (-0.5 * a) if r2[j] <= h2 else 0.0
-    elif kernel == GAUSSIAN:
-        for j in range(count):
-            out[j] = math.exp(-0.5 * (r2[j] / h2))
-    elif kernel == EPANECHNIKOV:
-        for j in range(count):
-            out[j] = 1.0 - r2[j] / h2 if r2[j] <= h2 else 0.0
-    else:
-        for j in range(count):
-            out[j] = 1.0 if r2[j] <= h2 else 0.0
-
-
-@njit(**_JIT)
-def _kernel_sums(q, ix, kernel, h2, support2, a, acc, sc):
-    """acc[c] = sum_i K(||q - x_i|| / h) 1[y_i = c]; returns #{i : K(...) > 0}.
-
-    ``support2`` is the squared support radius of K in units of h (1, or inf)."""
-    slices, r2, w, cur, clo, chi = sc
-    acc[:] = 0.0
+def _columns_kernel_sums(q, ix, kernel, h2, support2, a, acc, sc):
+    slices, r2, w, cur, clo, chi = sc[0], sc[1], sc[2], sc[5], sc[6], sc[7]
     n_positive = 0
     for s in range(_ball_slices(q, h2 * support2, ix, slices, cur, clo, chi)):
         for start in range(slices[s, 0], slices[s, 1], _BLOCK):
             stop = min(start + _BLOCK, slices[s, 1])
             _sq_dists(q, ix.xt, start, stop, r2)
             _weights(r2, stop - start, kernel, h2, a, w)
-            for j in range(stop - start):
-                n_positive += w[j] > 0.0
-            for c in range(acc.size):
-                total = acc[c]
-                for j in range(stop - start):
-                    total += w[j] * ix.yt[c, start + j]
-                acc[c] = total
+            n_positive += _accumulate_slice(ix.yt, start, w, stop - start, acc)
     return n_positive
 
 
 @njit(**_JIT)
-def _nearest_r2(q, ix, h2, sc):
-    """Squared distance from q to its nearest training point: balls of radius 2h, 4h, ...
-    until one holds a point (the nearest is then inside that ball)."""
-    slices, r2, _, cur, clo, chi = sc
-    radius2 = h2
-    while True:
-        radius2 *= 4.0
-        best = np.inf
-        for s in range(_ball_slices(q, radius2, ix, slices, cur, clo, chi)):
-            for start in range(slices[s, 0], slices[s, 1], _BLOCK):
-                stop = min(start + _BLOCK, slices[s, 1])
-                _sq_dists(q, ix.xt, start, stop, r2)
-                for j in range(stop - start):
-                    best = min(best, r2[j])
-        if best <= radius2:
-            return best
+def _columns_min_r2(q, ix, radius2, sc):
+    """min ||q - x_i||^2 over the points within sqrt(radius2) of q (inf if none)."""
+    slices, r2, cur, clo, chi = sc[0], sc[1], sc[5], sc[6], sc[7]
+    best = np.inf
+    for s in range(_ball_slices(q, radius2, ix, slices, cur, clo, chi)):
+        for start in range(slices[s, 0], slices[s, 1], _BLOCK):
+            stop = min(start + _BLOCK, slices[s, 1])
+            _sq_dists(q, ix.xt, start, stop, r2)
+            for j in range(stop - start):
+                best = min(best, r2[j])
+    return best if best <= radius2 else np.inf
 
 
 @njit(**_JIT)
-def _exact_match(q, ix, acc):
-    """acc = sum of the one-hot labels of the training points equal to q; returns their number.
-
-    q's column is computed exactly as in the index build, then one binary search."""
+def _columns_exact_match(q, ix, acc):
+    """q's column is computed exactly as in the index build, then one binary search."""
     nd = ix.shape.size
     col = 0
     for j in range(nd):
@@ -222,15 +337,210 @@ def _exact_match(q, ix, acc):
     return count
 
 
+# --- TREE index --------------------------------------------------------------------------------
+
+@njit(**_JIT)
+def _box_gap2(q, ix, node):
+    """(squared distance from q to the node's box, squared distance to its farthest corner)."""
+    gap2 = 0.0
+    far2 = 0.0
+    for j in range(q.size):
+        lo, hi = ix.node_lo[node, j], ix.node_hi[node, j]
+        gap = max(0.0, lo - q[j], q[j] - hi)
+        gap2 += gap * gap
+        far = max(q[j] - lo, hi - q[j])
+        far2 += far * far
+    return gap2, far2
+
+
+@njit(**_JIT)
+def _flush(ix, kernel, h2, a, cr2, cidx, count, w, acc):
+    """Kernel weights of the compacted candidates and their sums into acc."""
+    _weights(cr2, count, kernel, h2, a, w)
+    n_positive = 0
+    for j in range(count):
+        n_positive += w[j] > 0.0
+    for c in range(acc.size):
+        total = acc[c]
+        for j in range(count):
+            total += w[j] * ix.yt[c, cidx[j]]
+        acc[c] = total
+    return n_positive
+
+
+@njit(**_JIT)
+def _compact(q, ix, start, stop, reach2, r2, cr2, cidx, count):
+    """Appends to (cr2, cidx) the points of [start, stop) within reach (at most _BLOCK)."""
+    _sq_dists(q, ix.xt, start, stop, r2)
+    for j in range(stop - start):
+        cr2[count] = r2[j]
+        cidx[count] = start + j
+        count += np.int64(r2[j] <= reach2)
+    return count
+
+
+@njit(**_JIT)
+def _tree_kernel_sums(q, ix, kernel, h2, support2, a, acc, sc):
+    """Depth-first, left child first, so the slices of the nodes to scan come in increasing
+    order; adjacent ones are merged into one run before their points are compacted."""
+    r2, w, cr2, cidx, stack = sc[1], sc[2], sc[3], sc[4], sc[8]
+    reach2 = h2 * support2
+    n_positive = 0
+    count = 0
+    run_start = run_stop = 0
+    stack[0] = 0
+    top = 1
+    while top > 0:
+        top -= 1
+        node = stack[top]
+        gap2, far2 = _box_gap2(q, ix, node)
+        if gap2 > reach2:
+            continue
+        left = ix.node_left[node]
+        if left >= 0 and far2 > reach2:
+            stack[top] = left + 1
+            stack[top + 1] = left
+            top += 2
+            continue
+        if ix.node_start[node] == run_stop:
+            run_stop = ix.node_end[node]
+            continue
+        for start in range(run_start, run_stop, _BLOCK):
+            if count + _BLOCK > cr2.size:
+                n_positive += _flush(ix, kernel, h2, a, cr2, cidx, count, w, acc)
+                count = 0
+            count = _compact(q, ix, start, min(start + _BLOCK, run_stop), reach2, r2, cr2,
+                             cidx, count)
+        run_start, run_stop = ix.node_start[node], ix.node_end[node]
+    for start in range(run_start, run_stop, _BLOCK):
+        if count + _BLOCK > cr2.size:
+            n_positive += _flush(ix, kernel, h2, a, cr2, cidx, count, w, acc)
+            count = 0
+        count = _compact(q, ix, start, min(start + _BLOCK, run_stop), reach2, r2, cr2, cidx,
+                         count)
+    return n_positive + _flush(ix, kernel, h2, a, cr2, cidx, count, w, acc)
+
+
+@njit(**_JIT)
+def _tree_min_r2(q, ix, radius2, sc):
+    """min ||q - x_i||^2 over the points within sqrt(radius2) of q (inf if none)."""
+    r2, stack = sc[1], sc[8]
+    best = np.inf
+    stack[0] = 0
+    top = 1
+    while top > 0:
+        top -= 1
+        node = stack[top]
+        gap2, _ = _box_gap2(q, ix, node)
+        if gap2 > radius2 or gap2 > best:
+            continue
+        left = ix.node_left[node]
+        if left >= 0:  # nearer child last, so it is searched first
+            near = left + (q[ix.split_dim[node]] >= ix.split_val[node])
+            stack[top] = 2 * left + 1 - near
+            stack[top + 1] = near
+            top += 2
+            continue
+        for start in range(ix.node_start[node], ix.node_end[node], _BLOCK):
+            stop = min(start + _BLOCK, ix.node_end[node])
+            _sq_dists(q, ix.xt, start, stop, r2)
+            for j in range(stop - start):
+                best = min(best, r2[j])
+    return best if best <= radius2 else np.inf
+
+
+@njit(**_JIT)
+def _tree_exact_match(q, ix, acc):
+    """One descent: every training point equal to q lies in the leaf q descends to."""
+    node = _descend(q, ix)
+    count = 0
+    for i in range(ix.node_start[node], ix.node_end[node]):
+        same = True
+        for j in range(q.size):
+            same = same and ix.xt[j, i] == q[j]
+        if same:
+            count += 1
+            acc += ix.yt[:, i]
+    return count
+
+
+# --- queries -----------------------------------------------------------------------------------
+
+@njit(**_JIT)
+def _kernel_sums(q, ix, kernel, h2, support2, a, acc, sc):
+    """acc[c] = sum_i K(||q - x_i|| / h) 1[y_i = c]; returns #{i : K(...) > 0}.
+
+    ``support2`` is the squared support radius of K in units of h (1, or inf)."""
+    acc[:] = 0.0
+    if ix.kind == TREE:
+        return _tree_kernel_sums(q, ix, kernel, h2, support2, a, acc, sc)
+    return _columns_kernel_sums(q, ix, kernel, h2, support2, a, acc, sc)
+
+
+@njit(**_JIT)
+def _nearest_r2(q, ix, h2, sc):
+    """Squared distance from q to its nearest training point: balls of radius 2h, 4h, ...
+    until one holds a point (the nearest is then inside that ball)."""
+    radius2 = h2
+    while True:
+        radius2 *= 4.0
+        if ix.kind == TREE:
+            best = _tree_min_r2(q, ix, radius2, sc)
+        else:
+            best = _columns_min_r2(q, ix, radius2, sc)
+        if best <= radius2:
+            return best
+
+
+@njit(**_JIT)
+def _exact_match(q, ix, acc):
+    """acc = sum of the one-hot labels of the training points equal to q; returns their number."""
+    if ix.kind == TREE:
+        return _tree_exact_match(q, ix, acc)
+    return _columns_exact_match(q, ix, acc)
+
+
+@njit(**_JIT)
+def _singular_limit(q, ix, h2, a, acc):
+    """The singular-kernel estimate at q when its weights overflow (q within about 1e-154 of a
+    training point, or (r/h)^(-a) > 1.8e308): a brute-force pass over all n points (this path
+    is rare). With r0^2 the smallest rounded squared distance, the weights are rescaled to
+    (r^2 / r0^2)^(-a/2) <= 1, which leaves the ratio unchanged; if r0^2 rounds to 0, the points
+    at rounded distance 0 are treated as coinciding with q (their labels are averaged, as for
+    an exact match). Returns the number of points given positive weight."""
+    n = ix.xt.shape[1]
+    r2 = np.zeros(n)
+    for c in range(q.size):
+        for i in range(n):
+            diff = ix.xt[c, i] - q[c]
+            r2[i] += diff * diff
+    r0 = np.inf
+    for i in range(n):
+        r0 = min(r0, r2[i])
+    acc[:] = 0.0
+    count = 0
+    for i in range(n):
+        if r0 == 0.0:
+            w = 1.0 if r2[i] == 0.0 else 0.0
+        else:
+            w = (r2[i] / r0) ** (-0.5 * a) if r2[i] <= h2 else 0.0
+        if w > 0.0:
+            count += 1
+            acc += w * ix.yt[:, i]
+    return count
+
+
 @njit(parallel=True, **_JIT)
 def predict(Xq, order, ix, kernel, h2, a, fallback, min_neighbors, prior):
     """Nadaraya-Watson class probabilities at the rows of Xq (MATH.md 5.2).
 
-    Queries are visited in ``order`` (sorted by column, for locality), in chunks over threads.
-    Returns (proba (m, k), outcome (m,) int8 in {EXACT, KERNEL, FALLBACK}). A zero total weight
-    triggers the fallback: PRIOR -> ``prior``; NEAREST -> average label of the nearest training
-    points (ties averaged); GROW -> the kernel estimate with bandwidth 2^j h for the smallest
-    j >= 1 giving at least ``min_neighbors`` points positive weight.
+    Queries are visited in ``order`` (sorted by column or leaf, for locality), in chunks over
+    threads. Returns (proba (m, k), outcome (m,) int8 in {EXACT, KERNEL, FALLBACK}). A zero
+    total weight triggers the fallback: PRIOR -> ``prior``; NEAREST -> average label of the
+    nearest training points (ties averaged); GROW -> the kernel estimate with bandwidth 2^j h
+    for the smallest j >= 1 giving at least ``min_neighbors`` points positive weight. A
+    non-finite total weight (singular kernel only: overflow near a training point) is resolved
+    by :func:`_singular_limit`, never returned as NaN.
     """
     m, k = Xq.shape[0], ix.yt.shape[0]
     nd = ix.shape.size
@@ -239,8 +549,9 @@ def predict(Xq, order, ix, kernel, h2, a, fallback, min_neighbors, prior):
     outcome = np.empty(m, np.int8)
     for chunk in prange((m + _CHUNK - 1) // _CHUNK):
         sc = (np.empty((ix.col_start.size - 1, 2), np.int64), np.empty(_BLOCK),
-              np.empty(_BLOCK), np.empty(nd, np.int64), np.empty(nd, np.int64),
-              np.empty(nd, np.int64))
+              np.empty(_BLOCK * 4), np.empty(_BLOCK * 4), np.empty(_BLOCK * 4, np.int64),
+              np.empty(nd, np.int64), np.empty(nd, np.int64), np.empty(nd, np.int64),
+              np.empty(ix.depth + 2, np.int64))
         for t in range(chunk * _CHUNK, min(m, (chunk + 1) * _CHUNK)):
             i = order[t]
             q, acc = Xq[i], proba[i]
@@ -248,6 +559,8 @@ def predict(Xq, order, ix, kernel, h2, a, fallback, min_neighbors, prior):
                 outcome[i] = EXACT
             elif _kernel_sums(q, ix, kernel, h2, support2, a, acc, sc) > 0:
                 outcome[i] = KERNEL
+                if kernel == SINGULAR and not acc.sum() < np.inf:
+                    _singular_limit(q, ix, h2, a, acc)
             else:
                 outcome[i] = FALLBACK
                 if fallback == PRIOR:

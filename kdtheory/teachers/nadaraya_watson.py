@@ -37,8 +37,16 @@ class NadarayaWatsonTeacher(TeacherMixin):
     - ``"grow"``: the same estimator with bandwidth :math:`2^j h` for the smallest
       :math:`j \ge 1` that gives at least ``min_neighbors`` points positive weight.
 
-    Cost: a cell index over the training set, so a query touches about the points within h
-    (:math:`O(m n h^d)` pairs, O(n + m) memory); the Gaussian kernel touches all m n pairs.
+    Cost: a spatial index over the training set (a column grid for d < 5, a k-d tree for
+    d >= 5), so a query touches about the points within h (:math:`O(m n h^d)` pairs, O(n + m)
+    memory); the Gaussian kernel touches all m n pairs.
+
+    Exact matches. A query equal to a training point (all coordinates ``==``) is answered by
+    that point's label (duplicates: the average) without a kernel sum. A query so close to a
+    training point that its singular weight overflows (squared distance rounding to 0, i.e.
+    within about 1e-154, or :math:`(r/h)^{-a}` beyond 1.8e308) is not returned as NaN: the
+    weights are rescaled by the smallest squared distance, and points at rounded squared
+    distance 0 count as coinciding with the query (their labels are averaged).
 
     Parameters
     ----------
@@ -81,7 +89,7 @@ class NadarayaWatsonTeacher(TeacherMixin):
         self.n_classes = n_classes
 
     def fit(self, X, labels):
-        """Store the training set in a cell index; returns self."""
+        """Store the training set in a spatial index; returns self."""
         X, labels, k = self._validate_fit(X, labels)
         n, d = X.shape
         if self.kernel not in _KERNELS:
@@ -110,13 +118,32 @@ class NadarayaWatsonTeacher(TeacherMixin):
         """(m, k) probabilities; sets ``n_fallback_`` and ``n_exact_`` for this call."""
         X = self._validate_predict(X)
         ix = self.index_
-        order = np.argsort(_column_of(X, ix), kind="stable")
         proba, outcome = nwk.predict(
-            X, order, ix, _KERNELS[self.kernel], self.bandwidth_ ** 2, self.a_,
+            X, _query_order(X, ix), ix, _KERNELS[self.kernel], self.bandwidth_ ** 2, self.a_,
             _FALLBACKS[self.fallback], self.min_neighbors_, self.class_prior_)
         self.n_fallback_ = int(np.count_nonzero(outcome == nwk.FALLBACK))
         self.n_exact_ = int(np.count_nonzero(outcome == nwk.EXACT))
         return proba
+
+
+_LEAF_SIZE = 16  # points per k-d tree leaf (d = 5, n = 1e5: 16 and 32 equal, 8 is 1.4x slower)
+_TREE_MIN_D = 5  # the k-d tree from this dimension on (d = 4: the two indexes are within 10%)
+
+
+def _index_kind(d, support):
+    """The index for dimension d and support radius ``support``: COLUMNS for d < 5 and for the
+    Gaussian kernel (infinite support: every pair is visited anyway); TREE for d >= 5, where a
+    ball of radius h fills a small part of the columns it meets and the column walk, not the
+    pairs, dominated (measured, notes in benchmarks/RESULTS.md)."""
+    return nwk.TREE if d >= _TREE_MIN_D and np.isfinite(support) else nwk.COLUMNS
+
+
+def _query_order(X, ix):
+    """Queries sorted by the column or leaf they fall in, so that neighbouring queries (which
+    visit the same part of the index) run one after the other."""
+    if ix.kind == nwk.TREE:
+        return np.argsort(nwk.tree_leaf_of(X, ix), kind="stable")
+    return np.argsort(_column_of(X, ix), kind="stable")
 
 
 def _column_of(X, ix):
@@ -129,19 +156,39 @@ def _column_of(X, ix):
     return np.ravel_multi_index(tuple(cells.astype(np.int64).T), tuple(ix.shape))
 
 
-def _build_index(X, y, support):
-    """The column index (:class:`_nw_kernels.Index`) for balls of radius ``support``.
+_EMPTY_I, _EMPTY_F = np.zeros(0, np.int64), np.zeros(0)
+
+
+def _build_index(X, y, support, kind=None):
+    """The spatial index (:class:`_nw_kernels.Index`) for balls of radius ``support``; ``kind``
+    None means :func:`_index_kind`."""
+    d = X.shape[1]
+    kind = _index_kind(d, support) if kind is None else kind
+    pad = 1e-12 * np.abs(X).max()
+    if kind == nwk.TREE:
+        order, lo, hi, start, end, left, dim, val, depth = nwk.build_tree(X, _LEAF_SIZE)
+        return nwk.Index(nwk.TREE, np.ascontiguousarray(X[order].T),
+                         np.ascontiguousarray(y[order].T), pad, np.zeros(0), 1.0,
+                         np.zeros(0, np.int64), np.zeros(1, np.int64), lo, hi, start, end,
+                         left, dim, val, int(depth))
+    return _build_columns(X, y, support, pad)
+
+
+def _build_columns(X, y, support, pad):
+    """The column index for balls of radius ``support``.
 
     Cells have side support / 2 (one cell if the support is infinite), coarsened until there
     are at most n columns, so memory stays O(n)."""
-    n = X.shape[0]
+    n, d = X.shape
     grid_lo = X[:, :-1].min(axis=0)
     extent = X[:, :-1].max(axis=0) - grid_lo
     side = support / 2 if np.isfinite(support) else float(extent.max(initial=0.0)) + 1.0
     while np.prod(np.floor(extent / side) + 1.0) > n:
         side *= 2.0
     shape = (np.floor(extent / side) + 1.0).astype(np.int64)
-    ix = nwk.Index(None, None, grid_lo, side, shape, None, 1e-12 * np.abs(X).max())
+    no_tree = np.zeros((0, d))
+    ix = nwk.Index(nwk.COLUMNS, None, None, pad, grid_lo, float(side), shape, None,
+                   no_tree, no_tree, _EMPTY_I, _EMPTY_I, _EMPTY_I, _EMPTY_I, _EMPTY_F, 0)
     column = _column_of(X, ix)
     order = np.lexsort((X[:, -1], column))
     counts = np.bincount(column, minlength=int(np.prod(shape)))
