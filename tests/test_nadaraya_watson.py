@@ -2,6 +2,7 @@
 
 import pathlib
 import sys
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -12,6 +13,11 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from _reference import nw_predict_proba  # noqa: E402
 
 from kdtheory.teachers import NadarayaWatsonTeacher  # noqa: E402
+from kdtheory.teachers import _nw_kernels as nwk  # noqa: E402
+from kdtheory.teachers import nadaraya_watson as nw  # noqa: E402
+
+# _TREE_MIN_D values forcing each index: the k-d tree for every d, the default, columns for every d
+INDEX_CHOICES = [1, nw._TREE_MIN_D, 99]
 
 
 @st.composite
@@ -37,14 +43,15 @@ def problems(draw):
         min_neighbors=draw(st.integers(1, 8)),
         n_classes=k,
     )
-    return X, labels, Xq, params
+    return X, labels, Xq, params, draw(st.sampled_from(INDEX_CHOICES))
 
 
 @given(problems())
 def test_matches_brute_force_reference(problem):
-    X, labels, Xq, params = problem
-    teacher = NadarayaWatsonTeacher(**params).fit(X, labels)
-    proba = teacher.predict_proba(Xq)
+    X, labels, Xq, params, tree_min_d = problem
+    with mock.patch.object(nw, "_TREE_MIN_D", tree_min_d):
+        teacher = NadarayaWatsonTeacher(**params).fit(X, labels)
+        proba = teacher.predict_proba(Xq)
     expected, n_fallback = nw_predict_proba(
         X, labels, Xq, teacher.bandwidth_, teacher.a_, params["kernel"], params["fallback"],
         params["min_neighbors"], params["n_classes"])
@@ -52,13 +59,17 @@ def test_matches_brute_force_reference(problem):
     assert teacher.n_fallback_ == n_fallback
 
 
-@pytest.mark.parametrize("d", [1, 2, 5])
-def test_matches_reference_at_default_bandwidth(d):
-    """Larger n: many cells, long slices (several vectorised blocks), the default h and a."""
+@pytest.mark.parametrize("d, tree_min_d", [(1, 5), (2, 5), (3, 5), (5, 5), (6, 5), (2, 1),
+                                           (5, 99)])
+def test_matches_reference_at_default_bandwidth(d, tree_min_d):
+    """Larger n: many cells or leaves, long slices (several vectorised blocks), the default h
+    and a; both indexes (the default one for d, and the other one)."""
     rng = np.random.default_rng(d)
     X, labels = rng.uniform(size=(3000, d)), rng.integers(0, 2, 3000)
     Xq = np.vstack([rng.uniform(size=(400, d)), X[:100]])
-    teacher = NadarayaWatsonTeacher().fit(X, labels)
+    with mock.patch.object(nw, "_TREE_MIN_D", tree_min_d):
+        teacher = NadarayaWatsonTeacher().fit(X, labels)
+    assert teacher.index_.kind == (nwk.TREE if d >= tree_min_d else nwk.COLUMNS)
     assert teacher.bandwidth_ == 3000 ** (-1 / (4 + d)) and teacher.a_ == d / 4
     expected, n_fallback = nw_predict_proba(X, labels, Xq, teacher.bandwidth_, d / 4,
                                             "singular")
@@ -73,6 +84,66 @@ def test_interpolates_training_points():
     assert np.array_equal(teacher.predict_proba(X), np.eye(3)[labels])
     assert teacher.n_exact_ == 500
     assert np.array_equal(teacher.predict(X), labels)
+
+
+def test_index_choice_per_dimension():
+    """Columns for d <= 4 (and the Gaussian kernel, which visits every pair), k-d tree above."""
+    rng = np.random.default_rng(0)
+    for d in range(1, 8):
+        X, labels = rng.uniform(size=(200, d)), rng.integers(0, 2, 200)
+        for kernel in ("singular", "epanechnikov", "gaussian"):
+            teacher = NadarayaWatsonTeacher(kernel=kernel).fit(X, labels)
+            tree = d >= 5 and kernel != "gaussian"
+            assert teacher.index_.kind == (nwk.TREE if tree else nwk.COLUMNS), (d, kernel)
+    ix = NadarayaWatsonTeacher().fit(X, labels).index_  # d = 7: the leaves partition the points
+    sizes = (ix.node_end - ix.node_start)[ix.node_left < 0]
+    assert sizes.sum() == 200 and sizes.max() <= nw._LEAF_SIZE
+
+
+@pytest.mark.parametrize("tree_min_d", INDEX_CHOICES)
+def test_many_coinciding_points_and_ties_on_split_values(tree_min_d):
+    """A heavy duplicate (one leaf larger than leaf_size), and coordinates on a coarse lattice so
+    that many points share the split value of their node; queries on and off the lattice."""
+    rng = np.random.default_rng(3)
+    d = 5
+    X = np.vstack([np.full((60, d), 0.5), rng.integers(0, 4, size=(300, d)) / 4])
+    labels = rng.integers(0, 3, X.shape[0])
+    Xq = np.vstack([X[::7], rng.uniform(size=(100, d)), rng.integers(0, 4, size=(50, d)) / 4])
+    with mock.patch.object(nw, "_TREE_MIN_D", tree_min_d):
+        teacher = NadarayaWatsonTeacher(bandwidth=0.4, n_classes=3).fit(X, labels)
+        proba = teacher.predict_proba(Xq)
+    expected, n_fallback = nw_predict_proba(X, labels, Xq, 0.4, d / 4, "singular", n_classes=3)
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-12)
+    assert teacher.n_fallback_ == n_fallback
+
+
+@pytest.mark.parametrize("tree_min_d", INDEX_CHOICES)
+@pytest.mark.parametrize("d", [1, 2, 5, 6])
+def test_near_coincident_queries_never_give_nan(d, tree_min_d):
+    """A query within 1e-170 of a training point (squared distance rounds to 0, the weight is
+    infinite) or within 1e-120 with a = 0.95 d/2 (the weight overflows) is not an exact match
+    but must not give NaN: rounded distance 0 counts as coinciding, otherwise the weights are
+    rescaled (the far points' share is below 1e-100)."""
+    rng = np.random.default_rng(d)
+    X = np.vstack([np.zeros((2, d)), rng.uniform(0.1, 1.0, size=(40, d))])
+    X[1, 0] = 2e-170  # at rounded squared distance 0 from q1 and from X[0]
+    labels = np.r_[0, 1, rng.integers(0, 2, 40)]
+    q1, q2 = np.zeros(d), np.zeros(d)
+    q1[0], q2[-1] = 1e-170, 1e-120
+    alone = np.r_[0, 2:42]  # without X[1]
+    with mock.patch.object(nw, "_TREE_MIN_D", tree_min_d):
+        teacher = NadarayaWatsonTeacher(bandwidth=0.5).fit(X[alone], labels[alone])
+        np.testing.assert_array_equal(teacher.predict_proba([q1]), [[1.0, 0.0]])
+        assert teacher.n_exact_ == 0 and teacher.n_fallback_ == 0
+        teacher = NadarayaWatsonTeacher(bandwidth=0.5).fit(X, labels)
+        proba = teacher.predict_proba([q1, q2])
+        assert teacher.n_exact_ == 0 and teacher.n_fallback_ == 0
+        np.testing.assert_array_equal(proba[0], [0.5, 0.5])
+        np.testing.assert_allclose(proba[1], [0.5, 0.5], rtol=0, atol=1e-15)
+        teacher = NadarayaWatsonTeacher(bandwidth=0.5, a=0.95 * d / 2).fit(X[alone],
+                                                                           labels[alone])
+        np.testing.assert_allclose(teacher.predict_proba([q2]), [[1.0, 0.0]], rtol=0,
+                                   atol=1e-15)
 
 
 def test_duplicated_training_points_average_their_labels():
