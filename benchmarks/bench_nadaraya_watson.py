@@ -1,14 +1,20 @@
 """Speed and memory of NadarayaWatsonTeacher against peers with the same singular kernel.
 
     /work/venv/bin/python benchmarks/bench_nadaraya_watson.py [--max-peer-pairs 3e8]
+        [--baseline REV] [--d 1 2 5] [--n 1000 10000 100000] [--skip-peers] [--skip-overfit]
 
 Setting (MATH.md 5.2, notes/performance.md): X, queries ~ U[0,1]^d, n = m, binary labels,
 singular kernel ||u||^(-a) on the unit ball, a = d/4, h = n^(-1/(4+d)). Each (implementation,
 d, n) runs in a fresh process: median wall seconds of fit + predict_proba over 3 runs (1 at
 n = 1e5) and peak RSS growth during them (VmHWM reset through /proc/self/clear_refs). A peer whose
 cost would exceed ``--max-peer-pairs`` candidate pairs is extrapolated from n = 1e4 (time scaled
-by n*m for brute force, by pairs within h for neighbour lists) and marked "~". Then: compile /
-load time in a fresh process, and one overfit replication (teacher part) at d = 2.
+by n*m for brute force, by pairs within h for neighbour lists) and marked "~". ``--baseline
+REV`` adds the teacher as committed at git revision REV (extracted with ``git archive`` into a
+temporary directory), measured in the same run. The last column is the 1-minute load average
+when the row finished (2 cores: above 2 means the measurement shared the CPUs). Then: compile /
+load time in a fresh process, and the overfit replication: teacher part (vanilla + 5-fold
+cross-fit) at d = 2, and end to end with ``kdtheory.montecarlo.run_cell("overfit", ...)``, split
+into teacher fit + predict time and the rest.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import numpy as np
 
 NS_PER_PAIR = 3.8e-9  # one fast power evaluation per pair on 2 threads (notes/performance.md)
 IMPLS = ["kdtheory", "numpy_brute", "scipy_ckdtree", "sklearn_radius_graph"]
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _data(d, n, seed=0):
@@ -41,6 +48,16 @@ def _singular_sums(w_rows, w_cols, w, labels, m):
 def run_kdtheory(X, y, Q, h, a):
     from kdtheory.teachers import NadarayaWatsonTeacher
     return NadarayaWatsonTeacher(bandwidth=h, a=a).fit(X, y).predict_proba(Q)[:, 1]
+
+
+def run_baseline(X, y, Q, h, a):
+    """The teacher of another revision: the worker put its extracted tree first on sys.path."""
+    return run_kdtheory(X, y, Q, h, a)
+
+
+def _load():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
 
 
 def run_numpy_brute(X, y, Q, h, a, chunk_bytes=32 * 2**20):
@@ -78,6 +95,8 @@ def _rss_mib(field):
 
 def worker(impl, d, n, reps):
     """One measurement in this (fresh) process; prints a JSON record."""
+    if impl == "baseline":
+        sys.path.insert(0, os.environ["KDT_BASELINE_PATH"])
     X, y, Q = _data(d, n)
     h, a = n ** (-1 / (4 + d)), d / 4
     fn = globals()[f"run_{impl}"]
@@ -118,6 +137,32 @@ def startup_worker():
     print(json.dumps(dict(import_s=t1 - t0, first_call_s=t2 - t1)))
 
 
+def run_cell_worker(d, n):
+    """One overfit replication end to end (the rate studies' unit of work), with the time spent
+    in NadarayaWatsonTeacher.fit / predict_proba measured by wrapping them."""
+    import kdtheory.teachers.nadaraya_watson as nw
+    from kdtheory.montecarlo import run_cell
+    spent = {"fit": 0.0, "predict": 0.0}
+
+    def timed(name, method):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - t0
+        return wrapper
+
+    run_cell("overfit", {"d": d}, 200, 0, 1)  # load compiled code, caches of the rest
+    cls = nw.NadarayaWatsonTeacher
+    cls.fit, cls.predict_proba = timed("fit", cls.fit), timed("predict", cls.predict_proba)
+    t0 = time.perf_counter()
+    run_cell("overfit", {"d": d}, n, 0, 0)
+    total = time.perf_counter() - t0
+    print(json.dumps(dict(d=d, n=n, seconds=total, teacher_fit=spent["fit"],
+                          teacher_predict=spent["predict"], load=_load())))
+
+
 def overfit_worker(n):
     """Teacher work of one overfit replication, d = 2: the vanilla teacher on its own training
     points, and 5-fold cross-fit teachers each predicting its held-out fold."""
@@ -133,30 +178,53 @@ def overfit_worker(n):
         teacher = NadarayaWatsonTeacher().fit(X[folds != f], y[folds != f])
         crossfit[folds == f] = teacher.predict_proba(X[folds == f])
         n_fallback += teacher.n_fallback_
-    print(json.dumps(dict(n=n, seconds=time.perf_counter() - t0, n_fallback=n_fallback)))
+    print(json.dumps(dict(n=n, seconds=time.perf_counter() - t0, n_fallback=n_fallback,
+                          load=_load())))
+
+
+def _extract(rev):
+    """git archive of the kdtheory package at rev into a new temporary directory."""
+    path = tempfile.mkdtemp(prefix="kdt-baseline-")
+    archive = subprocess.run(["git", "-C", REPO, "archive", rev, "kdtheory"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", path], input=archive, check=True)
+    return path
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-peer-pairs", type=float, default=3e8,
                         help="extrapolate a peer beyond this many candidate pairs")
+    parser.add_argument("--baseline", metavar="REV", help="also time the teacher at git REV")
+    parser.add_argument("--d", type=int, nargs="+", default=[1, 2, 5])
+    parser.add_argument("--n", type=int, nargs="+", default=[10**3, 10**4, 10**5])
+    parser.add_argument("--skip-peers", action="store_true", help="only kdtheory (+ baseline)")
+    parser.add_argument("--skip-overfit", action="store_true")
     args = parser.parse_args(argv)
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    impls = ["kdtheory"] + ([] if args.skip_peers else IMPLS[1:])
+    env = None
+    if args.baseline:
+        impls.insert(1, "baseline")
+        env = dict(os.environ, KDT_BASELINE_PATH=_extract(args.baseline))
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, python "
+          f"{sys.version.split()[0]}, load {_load():.2f}"
+          + (f", baseline = {args.baseline}" if args.baseline else ""))
     print("| d | n = m | implementation | median s | peak extra MiB | time / kdtheory | "
-          "pairs within h | pairs/s | time / pair bound |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for d in (1, 2, 5):
+          "pairs within h | pairs/s | time / pair bound | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for d in args.d:
         pairs, ours, peers_1e4 = {}, {}, {}
-        for n in (10**3, 10**4, 10**5):
+        for n in args.n:
             pairs[n] = count_pairs(d, n)
-            for impl in IMPLS:
+            for impl in impls:
                 work = n * n if impl == "numpy_brute" else pairs[n] * 5
-                if impl != "kdtheory" and work > args.max_peer_pairs and n > 10**4:
+                if (impl not in ("kdtheory", "baseline") and work > args.max_peer_pairs
+                        and n > 10**4 and impl in peers_1e4):
                     scale = (n / 10**4) ** 2 if impl == "numpy_brute" else pairs[n] / pairs[10**4]
                     rec = dict(seconds=peers_1e4[impl] * scale, peak_mib=float("nan"))
                     mark = "~"
                 else:
-                    rec = _spawn("--worker", impl, d, n, 1 if n == 10**5 else 3)
+                    rec = _spawn("--worker", impl, d, n, 1 if n >= 10**5 else 3, env=env)
                     mark = ""
                 if n == 10**4:
                     peers_1e4[impl] = rec["seconds"]
@@ -164,21 +232,31 @@ def main(argv=None):
                     ours[n] = rec["seconds"]
                 extra = (f"{pairs[n]:.2e} | {pairs[n] / rec['seconds']:.2e} | "
                          f"{rec['seconds'] / (pairs[n] * NS_PER_PAIR):.2f}"
-                         if impl == "kdtheory" else " | | ")
-                print(f"| {d} | {n:.0e} | {impl} | {mark}{rec['seconds']:.3g} | "
-                      f"{rec['peak_mib']:.0f} | {mark}{rec['seconds'] / ours[n]:.1f} | {extra} |",
-                      flush=True)
+                         if impl in ("kdtheory", "baseline") else " | | ")
+                name = f"kdtheory@{args.baseline}" if impl == "baseline" else impl
+                print(f"| {d} | {n:.0e} | {name} | {mark}{rec['seconds']:.3g} | "
+                      f"{rec['peak_mib']:.0f} | {mark}{rec['seconds'] / ours[n]:.1f} | {extra} | "
+                      f"{_load():.1f} |", flush=True)
+    if args.skip_overfit:
+        return 0
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        cold = _spawn("--startup", env=env)
-        warm = _spawn("--startup", env=env)
+        cache_env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        cold = _spawn("--startup", env=cache_env)
+        warm = _spawn("--startup", env=cache_env)
     print(f"\nfresh process, import + first call (d=2, n=1e3): cold (compiling) "
           f"{cold['import_s']:.2f} + {cold['first_call_s']:.2f} s; cached "
           f"{warm['import_s']:.2f} + {warm['first_call_s']:.2f} s")
     for n in (10**4, 10**5):
         rec = _spawn("--overfit", n)
         print(f"overfit replication, teacher part (vanilla + 5-fold cross-fit), d=2, n={n:.0e}: "
-              f"{rec['seconds']:.3f} s ({rec['n_fallback']} fallbacks)")
+              f"{rec['seconds']:.3f} s ({rec['n_fallback']} fallbacks; load {rec['load']:.1f})")
+    for d, n in ((2, 10**4), (2, 10**5), (5, 10**4)):
+        rec = _spawn("--run-cell", d, n)
+        teacher = rec["teacher_fit"] + rec["teacher_predict"]
+        print(f"run_cell('overfit', d={d}, n={n:.0e}) end to end: {rec['seconds']:.3f} s, of "
+              f"which teacher fit {rec['teacher_fit']:.3f} s + predict "
+              f"{rec['teacher_predict']:.3f} s, rest {rec['seconds'] - teacher:.3f} s "
+              f"(load {rec['load']:.1f})", flush=True)
     return 0
 
 
@@ -189,5 +267,7 @@ if __name__ == "__main__":
         startup_worker()
     elif sys.argv[1:2] == ["--overfit"]:
         overfit_worker(int(sys.argv[2]))
+    elif sys.argv[1:2] == ["--run-cell"]:
+        run_cell_worker(int(sys.argv[2]), int(sys.argv[3]))
     else:
         sys.exit(main())
