@@ -269,7 +269,7 @@ register(Example(
     make_teacher=_overfit_teacher,
     predictions=_overfit_predictions,
     min_n=50,
-    sample_sizes=(1000, 2000, 4000, 8000, 16000),
+    sample_sizes=(500, 1000, 2000, 4000, 8000, 16000, 32000),
     replications=40,
     quick_sample_sizes=(250, 500, 1000, 2000, 4000),
     quick_replications=30,

@@ -222,6 +222,10 @@ def format_table(summary) -> str:
                      f"  {m['predicted_slope']:+9.3f} {m['kind']:6s} {m['verdict']}")
     lines.append(f"(verdict tolerance {summary['tolerance']}; 'inconclusive' when the CI "
                  f"half-width exceeds {summary['max_halfwidth']})")
+    lines.append("")
+    lines.append("local slopes between neighbouring n (curvature = a pre-asymptotic range):")
+    for name, m in methods.items():
+        lines.append(f"{name:14s} " + " ".join(f"{s:+6.2f}" for s in m["local_slopes"]))
     if summary["failures"]:
         lines.append(f"WARNING: {summary['failures']} cells failed: "
                      f"{summary['failure_messages']}")
