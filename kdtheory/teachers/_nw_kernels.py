@@ -299,16 +299,23 @@ def _columns_kernel_sums(q, ix, kernel, h2, support2, a, acc, sc):
 
 
 @njit(**_JIT)
+def _range_min_r2(q, xt, begin, end, r2, best):
+    """min(best, ||q - x_i||^2 for i in [begin, end)), in blocks of _BLOCK rows."""
+    for start in range(begin, end, _BLOCK):
+        stop = min(start + _BLOCK, end)
+        _sq_dists(q, xt, start, stop, r2)
+        for j in range(stop - start):
+            best = min(best, r2[j])
+    return best
+
+
+@njit(**_JIT)
 def _columns_min_r2(q, ix, radius2, sc):
     """min ||q - x_i||^2 over the points within sqrt(radius2) of q (inf if none)."""
     slices, r2, cur, clo, chi = sc[0], sc[1], sc[5], sc[6], sc[7]
     best = np.inf
     for s in range(_ball_slices(q, radius2, ix, slices, cur, clo, chi)):
-        for start in range(slices[s, 0], slices[s, 1], _BLOCK):
-            stop = min(start + _BLOCK, slices[s, 1])
-            _sq_dists(q, ix.xt, start, stop, r2)
-            for j in range(stop - start):
-                best = min(best, r2[j])
+        best = _range_min_r2(q, ix.xt, slices[s, 0], slices[s, 1], r2, best)
     return best if best <= radius2 else np.inf
 
 
@@ -441,11 +448,7 @@ def _tree_min_r2(q, ix, radius2, sc):
             stack[top + 1] = near
             top += 2
             continue
-        for start in range(ix.node_start[node], ix.node_end[node], _BLOCK):
-            stop = min(start + _BLOCK, ix.node_end[node])
-            _sq_dists(q, ix.xt, start, stop, r2)
-            for j in range(stop - start):
-                best = min(best, r2[j])
+        best = _range_min_r2(q, ix.xt, ix.node_start[node], ix.node_end[node], r2, best)
     return best if best <= radius2 else np.inf
 
 
