@@ -17,8 +17,8 @@ and the sweep adds
 
 Commands (2 cores, shared machine)::
 
-    python simulations/rate_sweep.py                 # full size, 5 min 52 s measured: the
-                                                     # example grids (overfit: n = 500..10^4,
+    python simulations/rate_sweep.py                 # full size, 263 s measured: the
+                                                     # example grids (overfit: n = 500..32000,
                                                      # 40 replications; underfit: n = 300..10^5,
                                                      # 200 replications)
     python simulations/rate_sweep.py --quick --out /tmp/sweep   # the examples' quick grids, ~40 s
