@@ -12,7 +12,7 @@ from kdtheory.ratefit import summarize
 def _draw(seed, n):
     ex = get_example("underfit")
     params = ex.resolve()
-    X, labels = ex.sample(n, params, np.random.default_rng(cell_seed(seed, 1, n, 0).spawn(3)[0]))
+    _, labels = ex.sample(n, params, np.random.default_rng(cell_seed(seed, 1, n, 0).spawn(3)[0]))
     return params, labels
 
 

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 
 from kdtheory.losses import (
     AnnealedCrossEntropy, SquaredLogitLoss, clip_proba, corrected_loss, gamma_rule,
