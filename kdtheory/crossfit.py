@@ -3,14 +3,13 @@ r"""Cross-fitting: fold draws and out-of-fold teacher predictions (MATH.md 3).
 Split the rows [n] into B folds :math:`S_1..S_B`; the teacher :math:`\hat p^{(t)}` is fit
 without :math:`S_t` and queried only on :math:`S_t`, so every row is labelled by a teacher that
 never saw it. With ``n_rep > 1`` independent fold draws are stacked (repeated cross-fitting).
-Teachers are cloned per fold (``sklearn.base.clone``), never refit in place.
+Teachers are cloned per fold (:func:`kdtheory._estimator.clone`), never refit in place.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import clone
-
+from ._estimator import clone
 from ._validation import check_int, check_labels, check_X
 
 

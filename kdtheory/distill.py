@@ -28,8 +28,7 @@ used by the student (the teacher half of sample splitting).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
-
+from ._estimator import Estimator, clone
 from ._validation import (
     check_alpha, check_clip, check_int, check_labels, check_proba, check_X, infer_n_classes,
     one_hot,
@@ -74,7 +73,7 @@ def tune_alpha(teacher, student, X, labels, *, n_classes, n_folds=5, alpha_grid=
     return float(alpha_grid[int(np.argmin(scores))]), scores
 
 
-class _Distiller(BaseEstimator):
+class _Distiller(Estimator):
     """The shared fit template; subclasses define ``_draw_folds`` and ``_splits``."""
 
     _deterministic_splits = False  # True when the splits do not depend on a random draw

@@ -17,8 +17,7 @@ All follow the scikit-learn API: ``fit(X, T) -> self`` and ``predict(X) -> (m, k
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin, clone
-
+from ._estimator import Estimator, clone
 from ._validation import check_predict_X, check_X
 
 
@@ -34,7 +33,7 @@ def _check_targets(X, T):
     return X, T
 
 
-class _StudentBase(RegressorMixin, BaseEstimator):
+class _StudentBase(Estimator):
     def _check_predict(self, X):
         return check_predict_X(self, X, fit_call="fit(X, T)")
 

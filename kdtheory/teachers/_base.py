@@ -1,4 +1,4 @@
-"""What every kdtheory teacher shares: the sklearn classifier protocol.
+"""What every kdtheory teacher shares: the scikit-learn classifier protocol.
 
 A teacher is anything with ``fit(X, labels) -> self`` and ``predict_proba(X) -> (m, k)``; any
 scikit-learn classifier qualifies. kdtheory's own teachers derive from :class:`TeacherMixin`,
@@ -9,12 +9,12 @@ which validates inputs the same way everywhere and sets ``classes_``/``n_classes
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 
+from .._estimator import Estimator
 from .._validation import check_labels, check_predict_X, check_X, infer_n_classes
 
 
-class TeacherMixin(ClassifierMixin, BaseEstimator):
+class TeacherMixin(Estimator):
     """Validation and class bookkeeping for kdtheory's teachers (``n_classes`` parameter)."""
 
     def _validate_fit(self, X, labels):
