@@ -20,8 +20,12 @@ x[s] >= split_val, so an exact match is found by one descent), and the tight bou
 every node. A ball query prunes nodes whose box is farther than the radius, scans whole nodes
 whose box lies inside it, merges adjacent slices into runs, and compacts the points within the
 radius into a buffer before evaluating the kernel, so the power is computed about once per
-pair within h. Pruning needs no pad: the rounded box distance never exceeds the rounded
-distance of a point in the box (same formula, same summation order).
+pair within h. In ``predict`` (compact kernels), blocks of ``_QBLOCK`` consecutive queries
+(sorted by leaf) share one walk with the bounding box of the block, which collects candidate
+nodes; each query then tests its distance to all candidate boxes in one vectorised pass.
+Pruning needs no pad: the rounded box distance never exceeds the rounded distance of a point in
+the box (same formula, same summation order), and the rounded box-to-box distance of a query
+block never exceeds that of a query in it (rounding is monotone).
 
 In both, whether a point is inside is decided exactly by ``r2 <= h2``.
 """
@@ -41,6 +45,7 @@ COLUMNS, TREE = 0, 1  # index kinds
 
 _BLOCK = 256  # candidates processed per vectorised batch
 _CHUNK = 64  # queries per parallel task (they share scratch buffers)
+_QBLOCK = 16  # TREE: consecutive queries (sorted by leaf) sharing one tree walk; divides _CHUNK
 _JIT = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
 
 Index = namedtuple("Index", "kind xt yt pad grid_lo side shape col_start "
@@ -429,6 +434,97 @@ def _tree_kernel_sums(q, ix, kernel, h2, support2, a, acc, sc):
 
 
 @njit(**_JIT)
+def _tree_block_candidates(blo, bhi, ix, reach2, cand, stack):
+    """The nodes a query in the box [blo, bhi] may need, in increasing slice order, into
+    ``cand``: the leaves whose box is within reach of the query box, and the nodes lying within
+    reach of every point of it (not descended further). A query's rounded box distance is never
+    below the rounded box-to-box distance (rounding is monotone), so every node its own walk
+    would scan is covered; each query then tests its own distance to each candidate box.
+    Returns the number of candidates."""
+    n_cand = 0
+    stack[0] = 0
+    top = 1
+    while top > 0:
+        top -= 1
+        node = stack[top]
+        gap2 = 0.0
+        far2 = 0.0
+        for j in range(blo.size):
+            lo, hi = ix.node_lo[node, j], ix.node_hi[node, j]
+            gap = max(0.0, lo - bhi[j], blo[j] - hi)
+            gap2 += gap * gap
+            far = max(bhi[j] - lo, hi - blo[j])
+            far2 += far * far
+        if gap2 > reach2:
+            continue
+        left = ix.node_left[node]
+        if left >= 0 and far2 > reach2:
+            stack[top] = left + 1
+            stack[top + 1] = left
+            top += 2
+        else:
+            cand[n_cand] = node
+            n_cand += 1
+    return n_cand
+
+
+@njit(**_JIT)
+def _gather_boxes(ix, cand, n_cand, cbox):
+    """cbox[j, c] = node_lo[cand[c], j], cbox[d + j, c] = node_hi[cand[c], j] (coordinate-major,
+    so that each query tests all candidate boxes in one vectorised pass)."""
+    d = ix.node_lo.shape[1]
+    for c in range(n_cand):
+        node = cand[c]
+        for j in range(d):
+            cbox[j, c] = ix.node_lo[node, j]
+            cbox[d + j, c] = ix.node_hi[node, j]
+
+
+@njit(**_JIT)
+def _tree_kernel_sums_cand(q, ix, kernel, h2, a, acc, sc, cand, n_cand, cbox, g2):
+    """:func:`_tree_kernel_sums` over the candidate nodes of q's query block (compact kernel):
+    the squared distances from q to all candidate boxes in one pass, then the nodes within
+    reach (in increasing slice order) merged into runs and compacted."""
+    r2, w, cr2, cidx = sc[1], sc[2], sc[3], sc[4]
+    acc[:] = 0.0
+    reach2 = h2
+    d = q.size
+    q0 = q[0]
+    for c in range(n_cand):
+        gap = max(0.0, cbox[0, c] - q0, q0 - cbox[d, c])
+        g2[c] = gap * gap
+    for j in range(1, d):
+        qj = q[j]
+        for c in range(n_cand):
+            gap = max(0.0, cbox[j, c] - qj, qj - cbox[d + j, c])
+            g2[c] += gap * gap
+    n_positive = 0
+    count = 0
+    run_start = run_stop = 0
+    for c in range(n_cand):
+        if g2[c] > reach2:
+            continue
+        node = cand[c]
+        if ix.node_start[node] == run_stop:
+            run_stop = ix.node_end[node]
+            continue
+        for start in range(run_start, run_stop, _BLOCK):
+            if count + _BLOCK > cr2.size:
+                n_positive += _flush(ix, kernel, h2, a, cr2, cidx, count, w, acc)
+                count = 0
+            count = _compact(q, ix, start, min(start + _BLOCK, run_stop), reach2, r2, cr2,
+                             cidx, count)
+        run_start, run_stop = ix.node_start[node], ix.node_end[node]
+    for start in range(run_start, run_stop, _BLOCK):
+        if count + _BLOCK > cr2.size:
+            n_positive += _flush(ix, kernel, h2, a, cr2, cidx, count, w, acc)
+            count = 0
+        count = _compact(q, ix, start, min(start + _BLOCK, run_stop), reach2, r2, cr2, cidx,
+                         count)
+    return n_positive + _flush(ix, kernel, h2, a, cr2, cidx, count, w, acc)
+
+
+@njit(**_JIT)
 def _tree_min_r2(q, ix, radius2, sc):
     """min ||q - x_i||^2 over the points within sqrt(radius2) of q (inf if none)."""
     r2, stack = sc[1], sc[8]
@@ -548,6 +644,8 @@ def predict(Xq, order, ix, kernel, h2, a, fallback, min_neighbors, prior):
     m, k = Xq.shape[0], ix.yt.shape[0]
     nd = ix.shape.size
     support2 = np.inf if kernel == GAUSSIAN else 1.0
+    d = Xq.shape[1]
+    blocks = ix.kind == TREE and kernel != GAUSSIAN  # query blocks share one tree walk
     proba = np.zeros((m, k))
     outcome = np.empty(m, np.int8)
     for chunk in prange((m + _CHUNK - 1) // _CHUNK):
@@ -555,12 +653,28 @@ def predict(Xq, order, ix, kernel, h2, a, fallback, min_neighbors, prior):
               np.empty(_BLOCK * 4), np.empty(_BLOCK * 4), np.empty(_BLOCK * 4, np.int64),
               np.empty(nd, np.int64), np.empty(nd, np.int64), np.empty(nd, np.int64),
               np.empty(ix.depth + 2, np.int64))
+        cand = np.empty(ix.node_left.size if blocks else 0, np.int64)
+        cbox = np.empty((2 * d, cand.size))
+        g2 = np.empty(cand.size)
+        blo, bhi = np.empty(d), np.empty(d)
+        n_cand = 0
         for t in range(chunk * _CHUNK, min(m, (chunk + 1) * _CHUNK)):
             i = order[t]
             q, acc = Xq[i], proba[i]
+            if blocks and (t - chunk * _CHUNK) % _QBLOCK == 0:
+                stop = min(m, t + _QBLOCK, (chunk + 1) * _CHUNK)
+                blo[:] = q
+                bhi[:] = q
+                for u in range(t + 1, stop):
+                    for j in range(d):
+                        blo[j] = min(blo[j], Xq[order[u], j])
+                        bhi[j] = max(bhi[j], Xq[order[u], j])
+                n_cand = _tree_block_candidates(blo, bhi, ix, h2, cand, sc[8])
+                _gather_boxes(ix, cand, n_cand, cbox)
             if kernel == SINGULAR and _exact_match(q, ix, acc) > 0:
                 outcome[i] = EXACT
-            elif _kernel_sums(q, ix, kernel, h2, support2, a, acc, sc) > 0:
+            elif (_tree_kernel_sums_cand(q, ix, kernel, h2, a, acc, sc, cand, n_cand, cbox, g2)
+                  if blocks else _kernel_sums(q, ix, kernel, h2, support2, a, acc, sc)) > 0:
                 outcome[i] = KERNEL
                 if kernel == SINGULAR and not acc.sum() < np.inf:
                     _singular_limit(q, ix, h2, a, acc)
