@@ -485,6 +485,9 @@ def _tree_kernel_sums_cand(q, ix, kernel, h2, a, acc, sc, cand, n_cand, cbox, g2
     """:func:`_tree_kernel_sums` over the candidate nodes of q's query block (compact kernel):
     the squared distances from q to all candidate boxes in one pass, then the nodes within
     reach (in increasing slice order) merged into runs and compacted."""
+    # The run-compaction loop below repeats the one in _tree_kernel_sums on purpose: a shared
+    # helper returning (count, flushed) measured 20-25% slower at d = 5, n = 1e5 (even with
+    # inline="always"), so the hot loop stays written out in both places.
     r2, w, cr2, cidx = sc[1], sc[2], sc[3], sc[4]
     acc[:] = 0.0
     reach2 = h2
