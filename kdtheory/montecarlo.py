@@ -80,13 +80,18 @@ def resolve_params(example, params=None, *, min_n):
     return params
 
 
-def bound_terms(method, estimator, y, p0, delta_n_sq, *, clip):
+TEACHER_TERM = {"vanilla": "teacher_train_error", "sample_split": "teacher_split_error",
+                "crossfit": "teacher_test_error", "enhanced": "teacher_test_error4"}
+"""The record field holding each method's teacher term (MATH.md 8)."""
+
+
+def bound_terms(method, estimator, y, p0, delta_n_sq, teacher_term, *, clip):
     r"""The terms of the method's bound on the student error (MATH.md 8), on one draw.
 
     With m the rows the student uses, :math:`\hat p` the clipped teacher output on them and
     :math:`\gamma` the correction weights of each split's alpha:
 
-    * ``teacher_term``: vanilla :math:`\|\hat p - p_0\|_n^2` (training points);
+    * ``teacher_term`` (computed once per cell by :func:`run_cell`, passed in): vanilla :math:`\|\hat p - p_0\|_n^2` (training points);
       sample-split and cross-fit :math:`\|\hat p - p_0\|^2` on held-out points; enhanced
       :math:`\|\hat p - p_0\|_4^4` on held-out points;
     * ``gamma_bias`` :math:`\frac1m\sum_i\|(\gamma_i - 1/\hat p_i)(p_0 - \hat p_i)\|^2`, the
@@ -101,11 +106,10 @@ def bound_terms(method, estimator, y, p0, delta_n_sq, *, clip):
     proba = estimator.teacher_proba_[0]
     used = ~np.isnan(proba[:, 0])
     m = int(used.sum())
-    p_hat = np.clip(proba, clip, 1.0)
-    sq = np.sum((proba - p0) ** 2, axis=1)
-    terms = {"delta_n_sq": delta_n_sq, "gamma_bias": 0.0, "gamma_variance": 0.0}
+    terms = {"delta_n_sq": delta_n_sq, "teacher_term": teacher_term, "gamma_bias": 0.0,
+             "gamma_variance": 0.0}
     if method == "enhanced":
-        terms["teacher_term"] = float(np.mean(np.sum((proba[used] - p0[used]) ** 4, axis=1)))
+        p_hat = np.clip(proba, clip, 1.0)
         gamma = np.zeros_like(p_hat)
         for t, (_, rows) in enumerate(estimator._splits(estimator.folds_)[0]):
             gamma[rows] = gamma_rule(p_hat[rows], y[rows], alpha=estimator.alpha_[0, t],
@@ -113,8 +117,6 @@ def bound_terms(method, estimator, y, p0, delta_n_sq, *, clip):
         g, p, yy, pp0 = gamma[used], p_hat[used], y[used], p0[used]
         terms["gamma_bias"] = float(np.mean(np.sum(((g - 1 / p) * (pp0 - p)) ** 2, axis=1)))
         terms["gamma_variance"] = float(np.sum((g * (yy - p)) ** 2) / m**2)
-    else:
-        terms["teacher_term"] = float(np.mean(sq[used]))
     terms["bound"] = 1.0 / m + sum(terms.values())
     return terms
 
@@ -221,7 +223,7 @@ def run_cell(example_name: str, params: dict, n: int, replication: int, seed: in
             "error": example.student_error(estimator, params),
             "alpha": float(np.mean(estimator.alpha_)),
             **bound_terms(method, estimator, y, p0, delta_sq[method_size[method]],
-                          clip=params["clip"]),
+                          common[TEACHER_TERM[method]], clip=params["clip"]),
             "seconds": seconds,
         })
     return [{key: rec[key] for key in RECORD_FIELDS} for rec in records]
