@@ -17,8 +17,9 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "losses", "teachers", "students", "crossfit", "distill", "radius", "examples",
-    "montecarlo", "ratefit", "plotting", "rates",
+    "losses", "teachers", "students", "crossfit", "distill", "radius", "examples", "spec",
+    "bounds", "cache", "backends", "progress", "montecarlo", "results", "ratefit", "plotting",
+    "rates",
 )
 
 __all__ = list(_SUBMODULES) + ["__version__"]

@@ -78,13 +78,67 @@ def fit_teacher_proba(teacher, X_fit, labels_fit, X_query, n_classes):
             f"{type(teacher).__name__}.predict_proba returned shape {raw.shape}, expected "
             f"({X_query.shape[0]}, {classes.shape[0]})"
         )
+    if np.isnan(raw).any():
+        raise ValueError(f"{type(teacher).__name__}.predict_proba returned NaN")
     proba = np.zeros((X_query.shape[0], n_classes))
     proba[:, classes.astype(np.int64)] = raw
     return proba, fitted
 
 
+def fold_splits(folds) -> list:
+    """The cross-fitting splits of fold draws: per draw, (all rows but fold t, fold t) for each t.
+
+    Parameters
+    ----------
+    folds : int array of shape (n_rep, n) or (n,), from :func:`make_folds`
+
+    Returns
+    -------
+    splits : list (one per draw) of lists of (fit_rows, query_rows) index arrays,
+        the input of :func:`fit_on_splits`.
+    """
+    folds = check_folds(folds, np.shape(folds)[-1])
+    return [[(np.flatnonzero(row != t), np.flatnonzero(row == t)) for t in range(row.max() + 1)]
+            for row in folds]
+
+
+def fit_on_splits(teacher, X, labels, splits, *, n_classes):
+    r"""Fit a teacher clone per split and collect its outputs on the split's query rows.
+
+    This is the one place where teachers are fit: split t of draw r is a pair
+    :math:`(A_t, B_t)` of row indices; :math:`\hat p^{(t)}` is fit on :math:`A_t` and queried
+    on :math:`B_t` (vanilla KD: :math:`A = B = [n]`; cross-fitting: :func:`fold_splits`).
+
+    Parameters
+    ----------
+    teacher : classifier with ``fit`` and ``predict_proba`` (cloned per split)
+    X : array (n, d); labels : int array (n,), already validated
+    splits : list of lists of (fit_rows, query_rows)
+    n_classes : int
+
+    Returns
+    -------
+    proba : ndarray of shape (len(splits), n, k)
+        NaN on the rows a draw never queries.
+    teachers : list of lists; ``teachers[r][t]`` is the clone fit on split t of draw r.
+    """
+    out = np.full((len(splits), X.shape[0], n_classes), np.nan)
+    teachers = []
+    for r, draw in enumerate(splits):
+        fitted_r = []
+        for fit_rows, query_rows in draw:
+            out[r, query_rows], fitted = fit_teacher_proba(
+                teacher, X[fit_rows], labels[fit_rows], X[query_rows], n_classes
+            )
+            fitted_r.append(fitted)
+        teachers.append(fitted_r)
+    return out, teachers
+
+
 def crossfit_predict(teacher, X, labels, folds, *, n_classes, return_teachers=False):
     r"""Out-of-fold teacher probabilities: row i in fold t gets :math:`\hat p^{(t)}(x_i)`.
+
+    :func:`fit_on_splits` over :func:`fold_splits`, with the inputs validated.
 
     Parameters
     ----------
@@ -96,23 +150,11 @@ def crossfit_predict(teacher, X, labels, folds, *, n_classes, return_teachers=Fa
     Returns
     -------
     proba : ndarray of shape (n_rep, n, k)
-        NaN-initialised and checked to be filled: every row predicted exactly once per draw.
+        Every row predicted exactly once per draw.
     teachers : list of lists (only if ``return_teachers``): ``teachers[r][t]`` was fit without fold t.
     """
     X = check_X(X)
     folds = check_folds(folds, X.shape[0])
     labels = check_labels(labels, n_rows=X.shape[0], n_classes=n_classes)
-    out = np.full((folds.shape[0], X.shape[0], n_classes), np.nan)
-    teachers = []
-    for r, row in enumerate(folds):
-        fitted_r = []
-        for t in range(int(row.max()) + 1):
-            held = row == t
-            out[r, held], fitted = fit_teacher_proba(
-                teacher, X[~held], labels[~held], X[held], n_classes
-            )
-            fitted_r.append(fitted)
-        teachers.append(fitted_r)
-    if np.isnan(out).any():
-        raise ValueError(f"{type(teacher).__name__}.predict_proba returned NaN")
+    out, teachers = fit_on_splits(teacher, X, labels, fold_splits(folds), n_classes=n_classes)
     return (out, teachers) if return_teachers else out

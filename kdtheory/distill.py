@@ -33,7 +33,7 @@ from ._validation import (
     check_alpha, check_clip, check_int, check_labels, check_proba, check_X, infer_n_classes,
     one_hot,
 )
-from .crossfit import check_folds, crossfit_predict, fit_teacher_proba, make_folds
+from .crossfit import check_folds, crossfit_predict, fit_on_splits, fold_splits, make_folds
 from .losses import DEFAULT_CLIP, sel_pseudo_target
 
 DEFAULT_ALPHA_GRID = (0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, np.inf)
@@ -74,7 +74,12 @@ def tune_alpha(teacher, student, X, labels, *, n_classes, n_folds=5, alpha_grid=
 
 
 class _Distiller(Estimator):
-    """The shared fit template; subclasses define ``_draw_folds`` and ``_splits``."""
+    """The shared fit template; subclasses define ``_draw_folds`` and ``make_splits``.
+
+    After ``fit``, ``splits_[r][t] = (fit_rows, query_rows)`` is split t of fold draw r (the
+    student uses the query rows), ``alpha_[r, t]`` its alpha and ``teacher_proba_[r]`` the
+    teacher outputs (NaN on rows never queried).
+    """
 
     _deterministic_splits = False  # True when the splits do not depend on a random draw
 
@@ -131,24 +136,15 @@ class _Distiller(Estimator):
                 splits = [[(None, np.flatnonzero(~np.isnan(p[:, 0])))] for p in proba]
             else:
                 self.folds_ = self._draw_folds(n, rng) if folds is None else check_folds(folds, n)
-                splits = self._splits(self.folds_)
+                splits = self.make_splits(self.folds_)
             if proba.shape[0] != len(splits):
                 raise ValueError(
                     f"teacher_proba has {proba.shape[0]} fold draws but the folds have {len(splits)}"
                 )
         else:
             self.folds_ = self._draw_folds(n, rng) if folds is None else check_folds(folds, n)
-            splits = self._splits(self.folds_)
-            proba = np.full((len(splits), n, k), np.nan)
-            self.teachers_ = []
-            for r, rep in enumerate(splits):
-                fitted_r = []
-                for fit_rows, query_rows in rep:
-                    proba[r, query_rows], fitted = fit_teacher_proba(
-                        self.teacher, X[fit_rows], labels[fit_rows], X[query_rows], k
-                    )
-                    fitted_r.append(fitted)
-                self.teachers_.append(fitted_r)
+            splits = self.make_splits(self.folds_)
+            proba, self.teachers_ = fit_on_splits(self.teacher, X, labels, splits, n_classes=k)
 
         y = one_hot(labels, k)
         self.alpha_ = np.zeros((len(splits), len(splits[0])))
@@ -173,6 +169,7 @@ class _Distiller(Estimator):
             used = ~np.isnan(self.pseudo_targets_[r, :, 0])
             self.students_.append(clone(self.student).fit(X[used], self.pseudo_targets_[r, used]))
         self.teacher_proba_ = proba
+        self.splits_ = splits
         self.n_classes_ = k
         return self
 
@@ -234,7 +231,8 @@ class VanillaKD(_Distiller):
     def _draw_folds(self, n, rng):
         return np.zeros((1, n), dtype=np.int64)
 
-    def _splits(self, folds):
+    def make_splits(self, folds):
+        """One split: the teacher is fit on all rows and queried on all rows."""
         rows = np.arange(folds.shape[1])
         return [[(rows, rows)]]
 
@@ -250,7 +248,8 @@ class SampleSplitKD(VanillaKD):
     def _draw_folds(self, n, rng):
         return make_folds(n, 2, random_state=rng)
 
-    def _splits(self, folds):
+    def make_splits(self, folds):
+        """One split: the teacher is fit on half 0 and queried on half 1."""
         row = folds[0]
         return [[(np.flatnonzero(row == 0), np.flatnonzero(row == 1))]]
 
@@ -291,11 +290,9 @@ class CrossFitKD(_Distiller):
             raise ValueError(f"n_folds must be <= n = {n}, got {self.n_folds}")
         return make_folds(n, self.n_folds, n_rep=self.n_rep, random_state=rng)
 
-    def _splits(self, folds):
-        return [
-            [(np.flatnonzero(row != t), np.flatnonzero(row == t)) for t in range(row.max() + 1)]
-            for row in folds
-        ]
+    def make_splits(self, folds):
+        """Per draw, split t fits on all rows but fold t and queries fold t (:func:`fold_splits`)."""
+        return fold_splits(folds)
 
 
 class EnhancedKD(CrossFitKD):

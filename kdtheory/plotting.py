@@ -1,6 +1,6 @@
 """Rate-study plots: builders return plain data, renderers draw it with matplotlib.
 
-:func:`rate_plot_data` turns a study summary (:func:`kdtheory.ratefit.summarize`) into series;
+:func:`rate_plot_data` turns a study summary (:class:`kdtheory.results.StudySummary`) into series;
 :func:`plot_rates` draws log-log mean error against n per method with Monte Carlo error bars
 (+- 1.96 SE), the predicted slope as a dashed line anchored at the first point, and the fitted
 slope with its 95% CI in the legend. Renderers take ``ax=None`` and return the Figure.
@@ -15,37 +15,37 @@ COLORS = {"vanilla": "#d62728", "sample_split": "#7f7f7f", "crossfit": "#1f77b4"
           "enhanced": "#2ca02c"}
 
 
-def rate_plot_data(summary: dict) -> dict:
+def rate_plot_data(summary) -> dict:
     """Series to draw: per method n, mean, error-bar half-widths, fitted and predicted lines."""
     series = {}
-    for method, m in summary["methods"].items():
-        n = np.asarray(m["sample_sizes"], dtype=float)
-        mean = np.asarray(m["mean_error"], dtype=float)
+    for method, m in summary.methods.items():
+        n = np.asarray(m.sample_sizes, dtype=float)
+        mean = np.asarray(m.mean_error, dtype=float)
         if n.size == 0:
             continue
-        anchor = mean[0] / n[0] ** m["predicted_slope"]
+        anchor = mean[0] / n[0] ** m.predicted_slope
         series[method] = {
-            "n": n, "mean": mean, "yerr": 1.96 * np.asarray(m["se_error"], dtype=float),
-            "median": np.asarray(m["median_error"], dtype=float),
-            "predicted_line": anchor * n ** m["predicted_slope"],
-            "label": (f"{method}: slope {m['slope']:+.2f} [{m['ci'][0]:+.2f}, {m['ci'][1]:+.2f}]"
-                      f"; predicted {m['predicted_slope']:+.2f} ({m['kind']}) -> {m['verdict']}"),
+            "n": n, "mean": mean, "yerr": 1.96 * np.asarray(m.se_error, dtype=float),
+            "median": np.asarray(m.median_error, dtype=float),
+            "predicted_line": anchor * n ** m.predicted_slope,
+            "label": (f"{method}: slope {m.slope:+.2f} [{m.ci[0]:+.2f}, {m.ci[1]:+.2f}]"
+                      f"; predicted {m.predicted_slope:+.2f} ({m.kind}) -> {m.verdict}"),
         }
-    params = ", ".join(f"{k}={v}" for k, v in summary["params"].items()
+    params = ", ".join(f"{k}={v}" for k, v in summary.params.items()
                        if k in ("d", "p0", "enhanced_alpha"))
-    title = (f"{summary['example']} ({params}): {summary['replications']} replications, "
-             f"seed {summary['seed']}")
+    title = (f"{summary.example} ({params}): {summary.replications} replications, "
+             f"seed {summary.seed}")
     return {"series": series, "title": title}
 
 
-def bound_plot_data(summary: dict) -> dict:
-    """Per method: n and the ratio mean student error / mean bound (MATH.md 8)."""
-    return {method: {"n": np.asarray(m["sample_sizes"], dtype=float),
-                     "ratio": np.asarray(m["bound"]["ratio"], dtype=float)}
-            for method, m in summary["methods"].items() if m["sample_sizes"]}
+def bound_plot_data(summary) -> dict:
+    """Per method: n and the ratio mean student error / mean bound (docs/theory.md §8)."""
+    return {method: {"n": np.asarray(m.sample_sizes, dtype=float),
+                     "ratio": np.asarray(m.bound.ratio, dtype=float)}
+            for method, m in summary.methods.items() if m.sample_sizes}
 
 
-def plot_bound_ratio(summary: dict, ax=None):
+def plot_bound_ratio(summary, ax=None):
     """Student error / bound against n per method (it should stay bounded); returns the Figure."""
     import matplotlib.pyplot as plt
 
@@ -66,7 +66,7 @@ def plot_bound_ratio(summary: dict, ax=None):
     return fig
 
 
-def plot_rates(summary: dict, ax=None, *, bound: bool = False):
+def plot_rates(summary, ax=None, *, bound: bool = False):
     """Log-log mean student error vs n per method; returns the matplotlib Figure.
 
     With ``bound=True`` (and no ``ax``) a second panel shows error / bound per method.

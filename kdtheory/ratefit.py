@@ -1,4 +1,4 @@
-r"""Log-log slope fits with confidence intervals, local slopes and verdicts (MATH.md 6).
+r"""Log-log slope fits with confidence intervals, local slopes and verdicts (docs/theory.md §6, §9).
 
 For sample sizes :math:`n_1 < \dots < n_m` with replicate errors :math:`e_{ir}`, the fit
 regresses :math:`y_i = \log \bar e_i` on :math:`\log n_i` by weighted least squares
@@ -34,6 +34,7 @@ The rules can fail: a flat error curve is "inconsistent" with a claimed upper ra
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +47,10 @@ DEFAULT_MAX_HALFWIDTH = 0.25
 
 @dataclass(frozen=True)
 class SlopeFit:
-    """Result of :func:`fit_slope`: slope, its SE and 95% CI, intercept, residual dispersion."""
+    """Result of :func:`fit_slope`: slope, its SE and 95% CI, intercept, residual dispersion.
+
+    ``df`` is the degrees of freedom of the interval's t distribution (``inf``: normal).
+    """
 
     slope: float
     se: float
@@ -54,10 +58,25 @@ class SlopeFit:
     intercept: float
     dispersion: float
     n_points: int
+    df: float = math.inf
 
     @property
     def halfwidth(self):
         return (self.ci[1] - self.ci[0]) / 2
+
+    def conf_int(self, alpha: float = 0.05) -> tuple:
+        """The (1 - alpha) interval of the slope (:func:`slope_interval`)."""
+        return slope_interval(self.slope, self.se, self.df, alpha)
+
+
+def slope_interval(slope, se, df, alpha=0.05) -> tuple:
+    r"""slope :math:`\pm q_{1-\alpha/2}` se, q of the normal (``df = inf``) or of t(df)."""
+    from scipy import stats
+
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    q = stats.norm.ppf(1 - alpha / 2) if math.isinf(df) else stats.t.ppf(1 - alpha / 2, df)
+    return (float(slope - q * se), float(slope + q * se))
 
 
 def mean_and_se(errors) -> tuple:
@@ -90,9 +109,9 @@ def fit_slope(sample_sizes, means, ses) -> SlopeFit:
     if n.size == 2:
         # Exact fit through two points: the slope's variance is the propagated MC variance.
         dx = np.log(n[1] / n[0])
-        slope = (y[1] - y[0]) / dx
+        slope = float((y[1] - y[0]) / dx)
         se = float(np.sqrt(var_log.sum()) / dx)
-        return SlopeFit(float(slope), se, (slope - 1.96 * se, slope + 1.96 * se),
+        return SlopeFit(slope, se, slope_interval(slope, se, math.inf),
                         float(y[0] - slope * np.log(n[0])), 1.0, 2)
     first = sm.WLS(y, design, weights=weights).fit()
     dispersion = float(first.scale)
@@ -103,9 +122,10 @@ def fit_slope(sample_sizes, means, ses) -> SlopeFit:
     else:
         # Lack of fit beyond MC error: estimated dispersion and a t interval (m - 2 df).
         res = first
-    low, high = res.conf_int(alpha=0.05)[1]
-    return SlopeFit(float(res.params[1]), float(res.bse[1]), (float(low), float(high)),
-                    float(res.params[0]), dispersion, int(n.size))
+    df = math.inf if dispersion <= 1.0 else float(res.df_resid)
+    slope, se = float(res.params[1]), float(res.bse[1])
+    return SlopeFit(slope, se, slope_interval(slope, se, df), float(res.params[0]), dispersion,
+                    int(n.size), df)
 
 
 def local_slopes(sample_sizes, means, ses) -> tuple:
@@ -134,86 +154,3 @@ def verdict(fit: SlopeFit, predicted: float, kind: str, *, tolerance: float = DE
     if a_low <= low and high <= a_high:
         return "consistent"
     return "consistent" if fit.halfwidth <= max_halfwidth else "inconclusive"
-
-
-def _mean_over_reps(records, key, sizes):
-    return [float(np.mean([r[key] for r in records if r["n"] == n])) for n in sizes]
-
-
-BOUND_TERMS = ("delta_n_sq", "teacher_train_error", "teacher_test_error", "teacher_term",
-               "gamma_bias", "gamma_variance", "bound")
-
-
-def _bound_summary(records, sizes, means):
-    """Per n: the mean of each bound term over replications, and mean error / mean bound."""
-    out = {key: _mean_over_reps(records, key, sizes) for key in BOUND_TERMS}
-    out["ratio"] = [m / b for m, b in zip(means, out["bound"])]
-    return out
-
-
-def summarize(study, *, tolerance: float = DEFAULT_TOLERANCE,
-              max_halfwidth: float = DEFAULT_MAX_HALFWIDTH, predictions=None) -> dict:
-    """Per-method means, SEs, medians, slope fit, local slopes and verdict of a study.
-
-    Parameters
-    ----------
-    study : kdtheory.montecarlo.StudyResult
-    tolerance, max_halfwidth : float
-        Verdict parameters (module docstring).
-    predictions : dict {method: Prediction}, optional
-        Defaults to the example's predictions; pass others to test a claim.
-
-    Returns
-    -------
-    dict, JSON-serialisable: ``example``, ``params``, ``seed``, ``sample_sizes``,
-    ``replications``, ``tolerance``, ``methods.{name}`` (``mean_error``, ``se_error``,
-    ``median_error``, ``slope``, ``slope_se``, ``ci``, ``local_slopes``, ``predicted_slope``,
-    ``kind``, ``verdict``, mean teacher errors, ``fallback_rate``, ``clip_rate``, ``alpha``,
-    and ``bound``: per n the mean of each term of the method's bound (MATH.md 8; see
-    :func:`kdtheory.montecarlo.bound_terms`) and ``ratio`` = mean error / mean bound),
-    ``failures``, ``metadata``.
-    """
-    from .examples import get_example
-
-    example = get_example(study.example)
-    predictions = predictions or example.predictions(study.params)
-    methods = {}
-    for method, pred in predictions.items():
-        recs = study.records_for(method)
-        sizes = [n for n in study.sample_sizes if sum(r["n"] == n for r in recs) >= 2]
-        stats = [mean_and_se([r["error"] for r in recs if r["n"] == n]) for n in sizes]
-        means = [s[0] for s in stats]
-        ses = [s[1] for s in stats]
-        entry = {
-            "sample_sizes": sizes, "mean_error": means, "se_error": ses,
-            "median_error": [s[2] for s in stats],
-            "teacher_train_error": _mean_over_reps(recs, "teacher_train_error", sizes),
-            "teacher_test_error": _mean_over_reps(recs, "teacher_test_error", sizes),
-            "teacher_test_error4": _mean_over_reps(recs, "teacher_test_error4", sizes),
-            "fallback_rate": _mean_over_reps(recs, "fallback_rate", sizes),
-            "clip_rate": _mean_over_reps(recs, "clip_rate", sizes),
-            "alpha": _mean_over_reps(recs, "alpha", sizes),
-            "predicted_slope": pred.slope, "kind": pred.kind, "reason": pred.reason,
-            "bound": _bound_summary(recs, sizes, means),
-        }
-        if len(sizes) >= 2:
-            fit = fit_slope(sizes, means, ses)
-            loc, loc_se = local_slopes(sizes, means, ses)
-            entry.update(slope=fit.slope, slope_se=fit.se, ci=list(fit.ci),
-                         dispersion=fit.dispersion, local_slopes=loc.tolist(),
-                         local_slope_ses=loc_se.tolist(),
-                         verdict=verdict(fit, pred.slope, pred.kind, tolerance=tolerance,
-                                         max_halfwidth=max_halfwidth))
-        else:
-            entry.update(slope=float("nan"), slope_se=float("nan"), ci=[float("nan")] * 2,
-                         dispersion=float("nan"), local_slopes=[], local_slope_ses=[],
-                         verdict="inconclusive")
-        methods[method] = entry
-    return {
-        "example": study.example, "params": study.params, "seed": study.seed,
-        "sample_sizes": study.sample_sizes, "replications": study.n_replications,
-        "tolerance": tolerance, "max_halfwidth": max_halfwidth, "methods": methods,
-        "failures": len({(r["n"], r["replication"]) for r in study.failures}),
-        "failure_messages": sorted({r["message"] for r in study.failures})[:5],
-        "metadata": study.metadata,
-    }

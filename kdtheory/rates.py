@@ -8,17 +8,16 @@ method. Exit code 0 when every verdict is "consistent", 1 otherwise, 2 on a usag
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import math
 import os
 import sys
 
 import numpy as np
 
+from .backends import BACKENDS
 from .examples import EXAMPLES, get_example
-from .montecarlo import BACKENDS, resolve_params, run_study
-from .ratefit import summarize
+from .montecarlo import run_study
+from .spec import SpecError, StudySpec
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,7 +110,7 @@ def build_parser():
     return p
 
 
-def _grid(args, parser, example):
+def _grid(args, parser):
     if args.sample_sizes is not None and any(x is not None for x in (args.n_min, args.n_max,
                                                                        args.num_n)):
         parser.error("give either --sample-sizes or --n-min/--n-max/--num-n, not both")
@@ -127,56 +126,40 @@ def _grid(args, parser, example):
     return args.sample_sizes
 
 
-def _check(args, parser):
+def _spec(args, parser):
+    """The study's :class:`~kdtheory.spec.StudySpec`, validated once; errors name their flag."""
     if args.example not in EXAMPLES:
         parser.error(f"unknown example {args.example!r}; choose from {sorted(EXAMPLES)}")
     example = get_example(args.example)
-    sizes = _grid(args, parser, example)
-    if sizes is not None:
-        flag = "--sample-sizes" if args.sample_sizes is not None else "--n-min/--n-max/--num-n"
-        if len(set(sizes)) < 2:
-            parser.error(f"argument {flag}: need at least 2 distinct sample sizes, got {sizes}")
-        if min(sizes) < example.min_n:
-            parser.error(f"argument {flag}: sample sizes must be >= {example.min_n} for "
-                         f"{args.example!r}, got {min(sizes)}")
-    params = _example_params(args, parser, example, sizes)
-    if args.replications is not None and args.replications < 2:
-        parser.error(f"--replications must be >= 2, got {args.replications}")
-    if not args.tolerance > 0:
-        parser.error(f"--tolerance must be > 0, got {args.tolerance}")
-    if not args.max_halfwidth > 0:
-        parser.error(f"--max-halfwidth must be > 0, got {args.max_halfwidth}")
-    if args.seed < 0:
-        parser.error(f"--seed must be >= 0, got {args.seed}")
-    if args.n_jobs == 0 or args.n_jobs < -1:
-        parser.error(f"--n-jobs must be >= 1 or -1, got {args.n_jobs}")
-    if args.scheduler is not None and args.backend == "joblib":
-        parser.error("argument --scheduler: implies --backend dask, got --backend joblib")
-    return example, params, sizes
-
-
-def _example_params(args, parser, example, sizes):
-    """The example's parameters, with those given as flags checked one by one.
-
-    Each flag is checked given the ones before it in :data:`EXAMPLE_PARAMS` (``--a`` against
-    ``--d``, ``--n-folds`` against the smallest sample size), so that an error names its flag.
-    """
-    if sizes is None:
-        sizes = example.quick_sample_sizes if args.quick else example.sample_sizes
+    sizes = _grid(args, parser)
     params = {}
     for name in EXAMPLE_PARAMS:
         value = getattr(args, name)
         if value is None:
             continue
-        flag = "--" + name.replace("_", "-")
         if name not in example.defaults:
-            parser.error(f"argument {flag}: does not apply to example {example.name!r}")
-        try:
-            resolve_params(example, {**params, name: value}, min_n=min(sizes))
-        except ValueError as exc:
-            parser.error(f"argument {flag}: {exc}")
+            parser.error(f"argument {_flag(name)}: does not apply to example {example.name!r}")
         params[name] = value
-    return example.resolve(params)
+    for flag, ok, rule in (("--tolerance", args.tolerance > 0, "> 0"),
+                           ("--max-halfwidth", args.max_halfwidth > 0, "> 0"),
+                           ("--n-jobs", args.n_jobs >= 1 or args.n_jobs == -1, ">= 1 or -1")):
+        if not ok:
+            parser.error(f"{flag} must be {rule}, got {getattr(args, flag[2:].replace('-', '_'))}")
+    if args.scheduler is not None and args.backend == "joblib":
+        parser.error("argument --scheduler: implies --backend dask, got --backend joblib")
+    try:
+        return StudySpec.create(example.name, params, sample_sizes=sizes,
+                                n_replications=args.replications, seed=args.seed,
+                                quick=args.quick)
+    except SpecError as exc:
+        flags = {"sample_sizes": "--sample-sizes" if args.sample_sizes is not None
+                 else "--n-min/--n-max/--num-n", "n_replications": "--replications",
+                 "seed": "--seed"}
+        parser.error(f"argument {flags.get(exc.argument, _flag(exc.argument))}: {exc}")
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
 
 
 def list_examples(stream=sys.stdout):
@@ -188,94 +171,12 @@ def list_examples(stream=sys.stdout):
             stream.write(f"  {method:13s} slope {pred.slope:+.3f} ({pred.kind}): {pred.reason}\n")
 
 
-def format_table(summary) -> str:
-    """The per-n table and the slope/verdict table of a study summary."""
-    lines = []
-    methods = summary["methods"]
-    head = f"{'n':>8s}" + "".join(f"  {m:>26s}" for m in methods)
-    lines.append("student error per n: mean +- SE [median]")
-    lines.append(head)
-    for i, n in enumerate(summary["sample_sizes"]):
-        row = f"{n:8d}"
-        for m in methods.values():
-            if n in m["sample_sizes"]:
-                j = m["sample_sizes"].index(n)
-                row += (f"  {m['mean_error'][j]:8.2e}+-{m['se_error'][j]:7.1e}"
-                        f" [{m['median_error'][j]:7.1e}]")
-            else:
-                row += f"  {'-':>26s}"
-        lines.append(row)
-    first = next(iter(methods.values()))
-    lines.append("")
-    lines.append("teacher per n: error on training points (vanilla) | on held-out points "
-                 "(cross-fit) | fraction of held-out queries answered by the fallback | "
-                 "fraction of held-out outputs below clip")
-    for j, n in enumerate(first["sample_sizes"]):
-        lines.append(f"{n:8d}  {first['teacher_train_error'][j]:10.3e} | "
-                     f"{first['teacher_test_error'][j]:10.3e} | {first['fallback_rate'][j]:.4f}"
-                     f" | {first['clip_rate'][j]:.4f}")
-    lines.append("")
-    lines.append(f"{'method':14s} {'slope':>7s}  {'95% CI':>17s}  {'predicted':>9s} "
-                 f"{'kind':6s} verdict")
-    for name, m in methods.items():
-        lines.append(f"{name:14s} {m['slope']:+7.3f}  [{m['ci'][0]:+7.3f}, {m['ci'][1]:+7.3f}]"
-                     f"  {m['predicted_slope']:+9.3f} {m['kind']:6s} {m['verdict']}")
-    lines.append(f"(verdict tolerance {summary['tolerance']}; 'inconclusive' when the CI "
-                 f"half-width exceeds {summary['max_halfwidth']})")
-    lines.append("")
-    lines.append("local slopes between neighbouring n (curvature = a pre-asymptotic range):")
-    for name, m in methods.items():
-        lines.append(f"{name:14s} " + " ".join(f"{s:+6.2f}" for s in m["local_slopes"]))
-    if summary["failures"]:
-        lines.append(f"WARNING: {summary['failures']} cells failed: "
-                     f"{summary['failure_messages']}")
-    return "\n".join(lines)
-
-
-def format_bound_table(summary) -> str:
-    """Per method and n: student error, the terms of its bound, and error / bound."""
-    lines = ["bound decomposition (MATH.md 8): bound = 1/m + delta_n^2 + teacher term "
-             "[+ gamma bias + gamma variance for enhanced]; delta_n: constant class, b = 1"]
-    lines.append(f"{'method':13s} {'n':>7s} {'error':>9s} {'delta_n^2':>9s} {'teacher':>9s} "
-                 f"{'g-bias':>9s} {'g-var':>9s} {'bound':>9s} {'ratio':>8s}")
-    for name, m in summary["methods"].items():
-        b = m["bound"]
-        for j, n in enumerate(m["sample_sizes"]):
-            lines.append(f"{name:13s} {n:7d} {m['mean_error'][j]:9.2e} {b['delta_n_sq'][j]:9.2e} "
-                         f"{b['teacher_term'][j]:9.2e} {b['gamma_bias'][j]:9.2e} "
-                         f"{b['gamma_variance'][j]:9.2e} {b['bound'][j]:9.2e} "
-                         f"{b['ratio'][j]:8.3f}")
-    lines.append("teacher term: vanilla ||p_hat - p0||_n^2 on training points; sample_split and "
-                 "crossfit ||p_hat - p0||^2 on held-out points; enhanced ||p_hat - p0||_4^4")
-    return "\n".join(lines)
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _finite_json(obj):
-    """JSON has no inf/NaN: write them as strings "inf", "-inf", "nan"."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    if isinstance(obj, dict):
-        return {k: _finite_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite_json(v) for v in obj]
-    return obj
-
-
 def write_outputs(study, summary, args):
+    """Write the JSON summary, the CSV records and the plot the flags ask for; the plot path."""
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(_finite_json(summary), fh, indent=1, default=_json_default)
+        summary.to_json(args.json)
     if args.csv:
-        with open(args.csv, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(study.records[0]))
-            writer.writeheader()
-            writer.writerows(study.records)
+        study.to_csv(args.csv)
     if args.no_plot:
         return None
     import matplotlib
@@ -283,8 +184,8 @@ def write_outputs(study, summary, args):
     matplotlib.use("Agg")
     from .plotting import plot_rates
 
-    suffix = f"_d{summary['params']['d']}" if "d" in summary["params"] else ""
-    path = args.plot or f"rates_{summary['example']}{suffix}.png"
+    suffix = f"_d{summary.params['d']}" if "d" in summary.params else ""
+    path = args.plot or f"rates_{summary.example}{suffix}.png"
     fig = plot_rates(summary, bound=args.bound)
     fig.savefig(path, dpi=110)
     return path
@@ -296,25 +197,27 @@ def main(argv=None) -> int:
     if args.list:
         list_examples()
         return 0
-    example, params, sizes = _check(args, parser)
+    spec = _spec(args, parser)
     n_jobs = (os.cpu_count() or 1) if args.n_jobs == -1 else args.n_jobs
     try:
-        study = run_study(example.name, params, sample_sizes=sizes,
-                          n_replications=args.replications, seed=args.seed, n_jobs=n_jobs,
-                          quick=args.quick, cache_dir=args.cache_dir,
+        study = run_study(spec, n_jobs=n_jobs, cache_dir=args.cache_dir,
                           progress=not args.no_progress, backend=args.backend,
                           scheduler=args.scheduler)
     except KeyboardInterrupt:  # run_study has said how many cells are safe and how to resume
         return 130
     except (ValueError, ImportError) as exc:
         parser.error(str(exc))
-    summary = summarize(study, tolerance=args.tolerance, max_halfwidth=args.max_halfwidth)
-    print(f"kdtheory.rates: example {example.name}, params {params}, seed {args.seed}, "
-          f"{study.n_replications} replications, {study.metadata['wall_seconds']:.1f} s")
-    print(format_table(summary))
+    summary = study.summarize(tolerance=args.tolerance, max_halfwidth=args.max_halfwidth)
+    meta = study.metadata
+    print(f"kdtheory.rates: example {spec.example_name}, params {spec.params}, seed {spec.seed}, "
+          f"{spec.n_replications} replications, {meta['wall_seconds']:.1f} s")
+    if args.cache_dir:
+        print(f"cache: {meta['cells_from_cache']} of {meta['cells']} cells from the cache, "
+              f"{meta['cells'] - meta['cells_from_cache']} computed ({args.cache_dir})")
+    print(summary)
     if args.bound:
         print()
-        print(format_bound_table(summary))
+        print(summary.bound_table())
     path = write_outputs(study, summary, args)
     if path:
         print(f"plot: {path}")
@@ -322,8 +225,7 @@ def main(argv=None) -> int:
         print(f"json: {args.json}")
     if args.csv:
         print(f"csv: {args.csv}")
-    consistent = all(m["verdict"] == "consistent" for m in summary["methods"].values())
-    return 0 if consistent and not summary["failures"] else 1
+    return 0 if summary.consistent else 1
 
 
 if __name__ == "__main__":

@@ -38,8 +38,6 @@ from kdtheory.distill import CrossFitKD, VanillaKD
 from kdtheory.examples import get_example
 from kdtheory.montecarlo import run_study
 from kdtheory.plotting import plot_rates
-from kdtheory.rates import format_table
-from kdtheory.ratefit import summarize
 from kdtheory.students import ConstantStudent
 from kdtheory.teachers import NadarayaWatsonTeacher
 
@@ -120,14 +118,14 @@ summaries = {}
 fig, axes = plt.subplots(1, 2, figsize=(15, 5.5))
 for ax, d in zip(axes, (1, 4)):
     study = run_study("overfit", {"d": d}, seed=0, n_jobs=N_JOBS, progress=False, **grid_kw)
-    summaries[d] = summarize(study)
+    summaries[d] = study.summarize()
     plot_rates(summaries[d], ax=ax)
 fig.tight_layout()
 
 # %%
 for d, summary in summaries.items():
     print(f"--- d = {d} ---")
-    print(format_table(summary))
+    print(summary)
 
 # %% [markdown]
 # **Reading the results.** Vanilla KD sits at the same error for every n (the red line is

@@ -32,8 +32,6 @@ from kdtheory.distill import EnhancedKD, VanillaKD
 from kdtheory.examples import get_example
 from kdtheory.montecarlo import run_study
 from kdtheory.plotting import plot_rates
-from kdtheory.rates import format_table
-from kdtheory.ratefit import summarize
 from kdtheory.students import ConstantStudent
 from kdtheory.teachers import RidgeTeacher
 
@@ -100,13 +98,13 @@ if QUICK:
 else:
     grid_kw = {"sample_sizes": [300, 1000, 3000, 10000, 30000, 100000], "n_replications": 100}
 study = run_study("underfit", seed=0, n_jobs=N_JOBS, progress=False, **grid_kw)
-summary = summarize(study)
+summary = study.summarize()
 fig = plot_rates(summary)
 ax = fig.axes[0]
 sizes = np.geomspace(min(grid_kw["sample_sizes"]), max(grid_kw["sample_sizes"]), 50)
 ax.plot(sizes, 3 * np.log1p(sizes ** -0.25) ** 2, "k:", label=r"vanilla bias $k\log(1+\lambda)^2$")
 ax.legend(fontsize=7.5)
-print(format_table(summary))
+print(summary)
 
 # %% [markdown]
 # **Reading the results.** Vanilla, sample-split and cross-fit errors run parallel to the bias

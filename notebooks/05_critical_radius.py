@@ -42,7 +42,6 @@ from kdtheory.plotting import plot_bound_ratio
 from kdtheory.radius import (
     constant_radius, critical_radius, kernel_radius, linear_radius, localized_rademacher,
 )
-from kdtheory.ratefit import summarize
 
 QUICK = os.environ.get("KDTHEORY_QUICK") == "1"
 N_JOBS = 1 if QUICK else 2
@@ -131,15 +130,15 @@ if QUICK:
     grid_kw = {"sample_sizes": [200, 800, 3200], "n_replications": 8}
 else:
     grid_kw = {"sample_sizes": [250, 500, 1000, 2000, 4000], "n_replications": 16}
-summary = summarize(run_study("overfit", {"d": 1}, seed=0, n_jobs=N_JOBS, progress=False,
-                              **grid_kw))
+summary = run_study("overfit", {"d": 1}, seed=0, n_jobs=N_JOBS, progress=False,
+                    **grid_kw).summarize()
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
 for ax, method in zip(axes[:2], ("vanilla", "crossfit")):
-    m = summary["methods"][method]
-    n = np.array(m["sample_sizes"])
-    ax.loglog(n, m["mean_error"], "ko-", label="student error")
-    ax.loglog(n, m["bound"]["teacher_term"], "s--", label="teacher term")
-    ax.loglog(n, m["bound"]["delta_n_sq"], "^--", label=r"$\delta^2$ (constant student)")
+    m = summary.methods[method]
+    n = np.array(m.sample_sizes)
+    ax.loglog(n, m.mean_error, "ko-", label="student error")
+    ax.loglog(n, m.bound.teacher_term, "s--", label="teacher term")
+    ax.loglog(n, m.bound.delta_n_sq, "^--", label=r"$\delta^2$ (constant student)")
     ax.loglog(n, 1 / n, ":", label="1/n")
     ax.set_title(f"{method}: bound terms", fontsize=10)
     ax.set_xlabel("n")

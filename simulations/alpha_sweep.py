@@ -40,7 +40,6 @@ import sys
 import numpy as np
 
 from kdtheory.montecarlo import run_study
-from kdtheory.ratefit import summarize
 
 ALPHAS = (0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, math.inf)
 QUICK_ALPHAS = (0.0, 1e-2, 1.0, 100.0, math.inf)
@@ -65,15 +64,15 @@ def alpha_sweep(example, params, *, sample_sizes, n_replications, alphas=ALPHAS,
         study = run_study(example, {**params, "enhanced_alpha": alpha},
                           sample_sizes=sample_sizes, n_replications=n_replications, seed=seed,
                           n_jobs=n_jobs, progress=False)
-        methods = summarize(study)["methods"]
+        methods = study.summarize().methods
         enhanced, crossfit = methods["enhanced"], methods["crossfit"]
-        for i, n in enumerate(enhanced["sample_sizes"]):
+        for i, n in enumerate(enhanced.sample_sizes):
             rows.append({
                 "panel": panel_name(example, params), "example": example,
                 "d": params.get("d", ""), "n": n, "alpha": alpha,
-                "mean_error": enhanced["mean_error"][i], "se_error": enhanced["se_error"][i],
-                "median_error": enhanced["median_error"][i], "replications": n_replications,
-                "crossfit_mean_error": crossfit["mean_error"][i],
+                "mean_error": enhanced.mean_error[i], "se_error": enhanced.se_error[i],
+                "median_error": enhanced.median_error[i], "replications": n_replications,
+                "crossfit_mean_error": crossfit.mean_error[i],
             })
     return rows
 

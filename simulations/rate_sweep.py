@@ -1,7 +1,7 @@
 r"""Rate studies of both lower-bound examples: ``overfit`` for d in {1, 2, 4, 8}, and ``underfit``.
 
 Each study is one run of the package CLI (:func:`kdtheory.rates.main`, i.e.
-:func:`kdtheory.montecarlo.run_study` -> :func:`kdtheory.ratefit.summarize` ->
+:func:`kdtheory.montecarlo.run_study` -> :func:`kdtheory.results.summarize` ->
 :func:`kdtheory.plotting.plot_rates`) at the example's default grid, seed 0. It writes
 
 * ``rates_<study>.json``: the study summary (mean error per n, WLS slope with 95% CI, verdict);
@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import sys
 
 from kdtheory import rates
+from kdtheory.results import StudySummary
 
 DIMENSIONS = (1, 2, 4, 8)
 SLOPE_COLUMNS = ("study", "example", "d", "method", "slope", "slope_se", "ci_low", "ci_high",
@@ -71,20 +71,20 @@ def run_one(example, d, out, *, quick, replications, n_jobs, seed, cache_dir, sc
         argv += ["--scheduler", scheduler]
     rates.main(argv)
     with open(json_path) as fh:
-        return json.load(fh)
+        return StudySummary.from_json(fh.read())
 
 
-def slope_rows(name: str, summary: dict) -> list[dict]:
+def slope_rows(name: str, summary: StudySummary) -> list[dict]:
     """One ``slopes.csv`` row per method of a study summary."""
     rows = []
-    for method, m in summary["methods"].items():
+    for method, m in summary.methods.items():
         rows.append({
-            "study": name, "example": summary["example"], "d": summary["params"].get("d", ""),
-            "method": method, "slope": m["slope"], "slope_se": m["slope_se"],
-            "ci_low": m["ci"][0], "ci_high": m["ci"][1],
-            "predicted_slope": m["predicted_slope"], "kind": m["kind"], "verdict": m["verdict"],
-            "replications": summary["replications"], "n_min": min(m["sample_sizes"]),
-            "n_max": max(m["sample_sizes"]),
+            "study": name, "example": summary.example, "d": summary.params.get("d", ""),
+            "method": method, "slope": m.slope, "slope_se": m.slope_se,
+            "ci_low": m.ci[0], "ci_high": m.ci[1],
+            "predicted_slope": m.predicted_slope, "kind": m.kind, "verdict": m.verdict,
+            "replications": summary.replications, "n_min": min(m.sample_sizes),
+            "n_max": max(m.sample_sizes),
         })
     return rows
 
@@ -149,7 +149,7 @@ def main(argv=None) -> int:
         summary = run_one(example, d, args.out, quick=args.quick,
                           replications=args.replications, n_jobs=args.n_jobs,
                           seed=args.seed, cache_dir=args.cache_dir, scheduler=args.scheduler)
-        failures += summary["failures"]
+        failures += summary.failures
         rows += slope_rows(study_name(example, d), summary)
     with open(os.path.join(args.out, "slopes.csv"), "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=SLOPE_COLUMNS)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from kdtheory.examples import get_example
-from kdtheory.montecarlo import cell_seed, run_cell, run_study
+from _cells import one_cell
+from kdtheory.montecarlo import cell_seed, run_study
 from kdtheory.radius import constant_radius
-from kdtheory.ratefit import summarize
 
 
 def _draw(seed, n):
@@ -19,7 +19,7 @@ def _draw(seed, n):
 @pytest.mark.parametrize("alpha", [0.0, 0.7, np.inf])
 def test_enhanced_gamma_terms_match_direct_computation(alpha):
     n = 400
-    recs = {r["method"]: r for r in run_cell("underfit", {"enhanced_alpha": alpha}, n, 0, 11)}
+    recs = {r["method"]: r for r in one_cell("underfit", {"enhanced_alpha": alpha}, n, 0, 11)}
     enh = recs["enhanced"]
     if alpha == 0:
         assert enh["gamma_variance"] == 0.0
@@ -36,7 +36,7 @@ def test_enhanced_gamma_terms_match_direct_computation(alpha):
 
 def test_teacher_terms_and_radii_per_method():
     n = 500
-    recs = {r["method"]: r for r in run_cell("underfit", {}, n, 0, 3)}
+    recs = {r["method"]: r for r in one_cell("underfit", {}, n, 0, 3)}
     assert recs["vanilla"]["teacher_term"] == recs["vanilla"]["teacher_train_error"]
     assert recs["crossfit"]["teacher_term"] == recs["crossfit"]["teacher_test_error"]
     assert recs["enhanced"]["teacher_term"] == recs["enhanced"]["teacher_test_error4"]
@@ -54,9 +54,9 @@ def test_teacher_terms_and_radii_per_method():
 def test_summary_carries_bound_lists_and_ratio():
     study = run_study("underfit", seed=0, progress=False, sample_sizes=[100, 400],
                       n_replications=3)
-    summary = summarize(study)
-    for method, m in summary["methods"].items():
-        b = m["bound"]
+    summary = study.summarize()
+    for method, m in summary.methods.items():
+        b = m.bound
         for key in ("delta_n_sq", "teacher_train_error", "teacher_test_error", "bound", "ratio"):
-            assert len(b[key]) == 2, (method, key)
-        np.testing.assert_allclose(b["ratio"], np.asarray(m["mean_error"]) / b["bound"])
+            assert len(getattr(b, key)) == 2, (method, key)
+        np.testing.assert_allclose(b.ratio, np.asarray(m.mean_error) / b.bound)

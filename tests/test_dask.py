@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from kdtheory.montecarlo import _dask_threads_per_cell, _threads_per_cell, run_study
+from kdtheory.backends import dask_threads_per_cell, threads_per_cell
+from kdtheory.montecarlo import run_study
 from kdtheory.rates import main
 
 GRID = {"sample_sizes": [60, 120, 240], "n_replications": 2}
@@ -44,7 +45,7 @@ def test_worker_threads_are_capped_to_the_cores_per_cell(cluster):
     from distributed import Client
 
     with Client(cluster) as client:
-        assert _dask_threads_per_cell(client) == _threads_per_cell(os.cpu_count(), 2)
+        assert dask_threads_per_cell(client) == threads_per_cell(os.cpu_count(), 2)
 
 
 def test_cli_local_dask_cluster_matches_one_process(tmp_path):

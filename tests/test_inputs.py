@@ -8,8 +8,9 @@ from kdtheory.crossfit import crossfit_predict, make_folds
 from kdtheory.distill import CrossFitKD, VanillaKD
 from kdtheory.examples import Prediction
 from kdtheory.losses import sel_pseudo_target
-from kdtheory.montecarlo import StudyResult, run_cell, run_study
-from kdtheory.ratefit import summarize
+from kdtheory.montecarlo import run_study
+from kdtheory.results import StudyResult
+from kdtheory.spec import StudySpec
 from kdtheory.rates import main
 from kdtheory.students import ConstantStudent
 from kdtheory.teachers import RidgeTeacher
@@ -74,7 +75,7 @@ X_NAN, X_INF = X.copy(), X.copy()
 X_NAN[3, 1], X_INF[4, 0] = np.nan, np.inf
 T = np.zeros((30, 2))
 STUDY = {"sample_sizes": [40, 80], "n_replications": 2, "progress": False}
-EMPTY_STUDY = StudyResult("underfit", {}, [40, 80], 2, 0, [])
+EMPTY_STUDY = StudyResult(StudySpec.create("underfit", sample_sizes=[40, 80], n_replications=2), [])
 
 
 def _kd(cls=VanillaKD, **kw):
@@ -109,14 +110,15 @@ API_CASES = {
         ["scheduler", "joblib"]),
     "scheduler not a string": (lambda: run_study("underfit", scheduler=8786, **STUDY),
                                ["scheduler", "8786"]),
-    "run_cell n": (lambda: run_cell("underfit", {}, 10, 0, 0), ["n", "10"]),
-    "run_cell replication": (lambda: run_cell("underfit", {}, 50, -1, 0),
-                             ["replication", "-1"]),
-    "run_cell n_folds > n": (lambda: run_cell("underfit", {"n_folds": 60}, 50, 0, 0),
-                             ["n_folds", "60"]),
+    "spec n": (lambda: StudySpec.create("underfit", sample_sizes=[10, 20]),
+               ["sample_sizes[0]", "10"]),
+    "spec n_folds > n": (lambda: StudySpec.create("underfit", {"n_folds": 60},
+                                                  sample_sizes=[50, 100]), ["n_folds", "60"]),
+    "spec and arguments": (lambda: run_study(StudySpec.create("underfit"), seed=3),
+                           ["StudySpec", "not both"]),
     "unknown method": (lambda: EMPTY_STUDY.records_for("distilled"), ["method", "distilled"]),
     "unknown method in predictions": (
-        lambda: summarize(EMPTY_STUDY, predictions={"distilled": Prediction(-1.0, "upper")}),
+        lambda: EMPTY_STUDY.summarize(predictions={"distilled": Prediction(-1.0, "upper")}),
         ["method", "distilled"]),
     "make_folds n_folds > n": (lambda: make_folds(30, 31), ["n_folds", "31"]),
     "make_folds n 0": (lambda: make_folds(0, 2), ["n", "0"]),

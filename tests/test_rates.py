@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from kdtheory.examples import get_example, overfit_f0
-from kdtheory.montecarlo import run_cell, run_study
+from _cells import one_cell
+from kdtheory.montecarlo import run_study
 from kdtheory.rates import main
 
 GRID = {"sample_sizes": [60, 120, 240], "n_replications": 3}
@@ -26,7 +27,7 @@ def test_same_seed_bitwise_identical_for_any_n_jobs_and_different_seeds_differ()
 def test_cell_does_not_depend_on_the_rest_of_the_grid():
     a = run_study("underfit", seed=1, progress=False, sample_sizes=[60, 120],
                   n_replications=2).records
-    cell = run_cell("underfit", {}, 120, 1, 1)
+    cell = one_cell("underfit", {}, 120, 1, 1)
     assert [r["error"] for r in a if r["n"] == 120 and r["replication"] == 1] == \
         [r["error"] for r in cell]
 
@@ -35,7 +36,7 @@ def test_underfit_cell_matches_closed_forms():
     """The engine's vanilla error equals ||log ybar - log(1+lambda) - log p0||^2 on its draw."""
     ex = get_example("underfit")
     params = ex.resolve()
-    recs = {r["method"]: r for r in run_cell("underfit", {}, 500, 0, 3)}
+    recs = {r["method"]: r for r in one_cell("underfit", {}, 500, 0, 3)}
     from kdtheory.montecarlo import cell_seed
 
     data_ss = cell_seed(3, ex.example_id, 500, 0).spawn(3)[0]
@@ -85,11 +86,10 @@ def test_quick_study_passes(example, tmp_path):
 
 def test_wrong_prediction_gives_inconsistent():
     from kdtheory.examples import Prediction
-    from kdtheory.ratefit import summarize
-
+    
     study = run_study("underfit", seed=2, progress=False, quick=True, n_jobs=2)
     wrong = {"vanilla": Prediction(-1.0, "upper")}  # the uncorrected estimator is not O(1/n)
-    assert summarize(study, predictions=wrong)["methods"]["vanilla"]["verdict"] == "inconsistent"
+    assert study.summarize(predictions=wrong).methods["vanilla"].verdict == "inconsistent"
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kdtheory import montecarlo
-from kdtheory.montecarlo import config_key, run_study
+from kdtheory import cache, montecarlo
+from kdtheory.cache import config_key
+from kdtheory.montecarlo import run_study
+from kdtheory.spec import StudySpec
 from kdtheory.rates import main
 
 # Large cells first: the 4 cells at n = 80000 take a while each, so a kill lands mid-study.
@@ -109,10 +111,10 @@ def test_failed_cell_is_recorded_not_cached_and_retried(tmp_path, monkeypatch):
     reference = run_study("underfit", **GRID)
     real_run_cell = montecarlo.run_cell
 
-    def fails_once(example_name, params, n, replication, seed):
+    def fails_once(spec, n, replication):
         if (n, replication) == (120, 1):
             raise RuntimeError("boom")
-        return real_run_cell(example_name, params, n, replication, seed)
+        return real_run_cell(spec, n, replication)
 
     monkeypatch.setattr(montecarlo, "run_cell", fails_once)
     broken = run_study("underfit", cache_dir=tmp_path, **GRID)
@@ -131,21 +133,47 @@ def test_failed_cell_is_recorded_not_cached_and_retried(tmp_path, monkeypatch):
 @pytest.mark.parametrize("change", [
     {"seed": 1}, {"params": {"clip": 0.01}}, {"params": {"n_folds": 3}},
     {"params": {"enhanced_alpha": 1.0}}, {"params": {"p0": (0.3, 0.3, 0.4)}},
-    {"example": "overfit"}, {"version": "999"},
+    {"example": "overfit"}, {"source": "edited"}, {"numpy": "0.0"},
 ])
-def test_cache_key_covers_the_configuration_and_version(change, monkeypatch):
+def test_cache_key_covers_the_configuration_source_and_versions(change, monkeypatch):
     base = {"example": "underfit", "params": {}, "seed": 0}
-    if "version" in change:
-        monkeypatch.setattr(montecarlo, "__version__", change["version"])
-    config = {**base, **{k: v for k, v in change.items() if k != "version"}}
+    if "source" in change:
+        monkeypatch.setattr(cache, "source_hash", lambda: change["source"])
+    if "numpy" in change:
+        real = cache.package_versions
+        monkeypatch.setattr(cache, "package_versions",
+                            lambda names=cache.NUMERIC_PACKAGES: {**real(names), "numpy": "0.0"})
+    config = {**base, **{k: v for k, v in change.items() if k in base}}
 
     def key(example, params, seed):
-        ex = montecarlo.get_example(example)
-        return config_key(ex.name, ex.resolve(params), seed)
+        return config_key(StudySpec.create(example, params, seed=seed))
 
     changed = key(**config)
     monkeypatch.undo()
     assert changed != key(**base)
+
+
+def test_source_hash_changes_with_any_source_edit(tmp_path, monkeypatch):
+    """An edited copy of the package hashes differently; an unchanged copy the same."""
+    import shutil
+
+    copy = tmp_path / "kdtheory"
+    shutil.copytree(Path(cache.__file__).parent, copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    before = cache.source_hash()
+
+    def hash_of(root):
+        monkeypatch.setattr(cache, "__file__", str(root / "cache.py"))
+        cache.source_hash.cache_clear()
+        try:
+            return cache.source_hash()
+        finally:
+            monkeypatch.undo()
+            cache.source_hash.cache_clear()
+
+    assert hash_of(copy) == before
+    (copy / "losses.py").write_text((copy / "losses.py").read_text() + "\n# edited\n")
+    assert hash_of(copy) != before
 
 
 def test_a_different_configuration_never_reuses_cells(tmp_path):
