@@ -61,10 +61,9 @@ def check_labels(labels, *, n_rows: int | None = None, n_classes: int | None = N
         raise ValueError(f"{name} is empty")
     if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
         raise ValueError(f"{name} must be integers 0..k-1, got dtype {arr.dtype}")
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            bad = arr[~(np.isfinite(arr) & (arr == np.round(np.nan_to_num(arr))))][0]
-            raise ValueError(f"{name} must be integers 0..k-1, found {bad}")
+    if arr.dtype.kind == "f" and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))):
+        bad = arr[~(np.isfinite(arr) & (arr == np.round(np.nan_to_num(arr))))][0]
+        raise ValueError(f"{name} must be integers 0..k-1, found {bad}")
     out = arr.astype(np.int64)
     if out.min() < 0:
         raise ValueError(f"{name} must be integers 0..k-1, found {out.min()}")

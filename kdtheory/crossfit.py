@@ -40,7 +40,7 @@ def make_folds(n, n_folds, *, n_rep: int = 1, random_state=None) -> np.ndarray:
 
 
 def check_folds(folds, n) -> np.ndarray:
-    """Validate fold assignments: shape (n_rep, n) or (n,), ids 0..B-1 with B >= 2 and no empty fold."""
+    """Validate fold assignments: shape (n_rep, n) or (n,), ids 0..B-1 (B >= 2), no fold empty."""
     arr = np.asarray(folds)
     if arr.ndim == 1:
         arr = arr[None, :]
@@ -60,7 +60,7 @@ def check_folds(folds, n) -> np.ndarray:
 
 
 def fit_teacher_proba(teacher, X_fit, labels_fit, X_query, n_classes):
-    """Fit a clone of ``teacher`` on (X_fit, labels_fit) and return its (m, k) probabilities on X_query.
+    """Fit a clone of ``teacher`` on (X_fit, labels_fit); its (m, k) probabilities on X_query.
 
     Columns are aligned through the fitted ``classes_`` so that a fit set lacking a class still
     gives k columns (the missing class gets probability 0, later clipped).
@@ -151,7 +151,8 @@ def crossfit_predict(teacher, X, labels, folds, *, n_classes, return_teachers=Fa
     -------
     proba : ndarray of shape (n_rep, n, k)
         Every row predicted exactly once per draw.
-    teachers : list of lists (only if ``return_teachers``): ``teachers[r][t]`` was fit without fold t.
+    teachers : list of lists, only if ``return_teachers``
+        ``teachers[r][t]`` was fit without fold t.
     """
     X = check_X(X)
     folds = check_folds(folds, X.shape[0])

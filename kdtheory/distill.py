@@ -87,7 +87,8 @@ class _Distiller(Estimator):
         clip = check_clip(self.clip)
         if isinstance(self.alpha, str):
             if self.alpha != "tune":
-                raise ValueError(f"alpha must be a number in [0, inf] or 'tune', got {self.alpha!r}")
+                raise ValueError(
+                    f"alpha must be a number in [0, inf] or 'tune', got {self.alpha!r}")
             if len(self.alpha_grid) == 0:
                 raise ValueError("alpha_grid must not be empty")
             for a in self.alpha_grid:
@@ -139,7 +140,8 @@ class _Distiller(Estimator):
                 splits = self.make_splits(self.folds_)
             if proba.shape[0] != len(splits):
                 raise ValueError(
-                    f"teacher_proba has {proba.shape[0]} fold draws but the folds have {len(splits)}"
+                    f"teacher_proba has {proba.shape[0]} fold draws but the folds have "
+                    f"{len(splits)}"
                 )
         else:
             self.folds_ = self._draw_folds(n, rng) if folds is None else check_folds(folds, n)
@@ -291,7 +293,7 @@ class CrossFitKD(_Distiller):
         return make_folds(n, self.n_folds, n_rep=self.n_rep, random_state=rng)
 
     def make_splits(self, folds):
-        """Per draw, split t fits on all rows but fold t and queries fold t (:func:`fold_splits`)."""
+        """Per draw, split t fits on all rows but fold t and queries fold t (fold_splits)."""
         return fold_splits(folds)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -198,7 +198,7 @@ def overfit_p1(X, shape: str = "sin"):
     return OVERFIT_P0[shape](X[:, 0], X[:, -1])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def overfit_f0(d: int, shape: str = "sin") -> tuple:
     r""":math:`f_0 = (E\log(1 - p_0(X)), E\log p_0(X))` for X uniform on [0,1]^d.
 

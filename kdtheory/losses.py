@@ -64,8 +64,9 @@ def sel_pseudo_target(p_hat, y_onehot, *, alpha, clip: float = DEFAULT_CLIP) -> 
     .. math:: t_\gamma = \log \hat p + \gamma \odot (y - \hat p)
 
     Minimising :math:`\tfrac12\|f - t_\gamma\|^2` equals minimising the corrected loss
-    :math:`\ell(f, \hat p) + \langle \gamma \hat p \odot (y - \hat p), \nabla_p \ell(f,\hat p)\rangle`
-    up to terms free of ``f``. ``alpha = 0`` gives :math:`\log \hat p` (vanilla);
+    :math:`\ell(f, \hat p)
+    + \langle \gamma \hat p \odot (y - \hat p), \nabla_p \ell(f,\hat p)\rangle` up to terms
+    free of ``f``. ``alpha = 0`` gives :math:`\log \hat p` (vanilla);
     ``alpha = inf`` the orthogonal target :math:`\log\hat p + (y - \hat p)/\hat p
     = \log \hat p + y/\hat p - 1` (note the plus sign), the target of the authors' code.
 
@@ -159,7 +160,7 @@ class AnnealedCrossEntropy:
         return -(self.beta * w / p) * centred
 
     def correction_weights(self, p, y_onehot, gamma):
-        r"""The vector :math:`c` with :math:`c_j = w_j (r_j - \sum_l w_l r_l)`, :math:`r = \gamma(y - p)`.
+        r"""The vector c with :math:`c_j = w_j (r_j - \sum_l w_l r_l)`, :math:`r = \gamma(y - p)`.
 
         The ACE correction term (MATH.md 3) is
         :math:`-\beta \sum_j c_j \log q_j = -\beta^2 \langle c, f\rangle + \text{const}`
@@ -185,7 +186,8 @@ class AnnealedCrossEntropy:
 
 
 def corrected_loss(loss, f, p, y_onehot, gamma):
-    r"""Generic gamma-corrected loss :math:`\ell(f,p) + \langle \gamma p \odot (y-p), \nabla_p\ell(f,p)\rangle`.
+    r"""Generic gamma-corrected loss
+    :math:`\ell(f,p) + \langle \gamma p \odot (y-p), \nabla_p\ell(f,p)\rangle`.
 
     With :math:`\gamma = 1/p` this is the first-order (Neyman-orthogonal) correction
     :math:`\ell(f,p) + \langle y - p, \nabla_p \ell(f,p)\rangle` of MATH.md 3; its expectation

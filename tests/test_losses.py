@@ -41,10 +41,11 @@ def test_gradients_match_finite_differences(seed, k):
     f, p = _random_point(seed, k)
     for loss in _losses():
         np.testing.assert_allclose(
-            loss.grad_f(f, p), _fd_grad(lambda ff: loss.value(ff, p), f), rtol=1e-5, atol=1e-6
+            loss.grad_f(f, p), _fd_grad(lambda ff, loss=loss: loss.value(ff, p), f),
+            rtol=1e-5, atol=1e-6,
         )
         np.testing.assert_allclose(
-            loss.grad_p(f, p), _fd_grad(lambda pp: loss.value(f, pp), p, h=1e-7),
+            loss.grad_p(f, p), _fd_grad(lambda pp, loss=loss: loss.value(f, pp), p, h=1e-7),
             rtol=1e-5, atol=1e-5,
         )
 
@@ -83,11 +84,11 @@ def test_neyman_orthogonality(seed, k):
     """d/dp E_{y~p0}[corrected loss](f, p) = 0 at p = p0; the uncorrected loss fails."""
     f, p0 = _random_point(seed, k)
     for loss in _losses():
-        orth = _fd_grad(lambda pp: _expected_corrected(loss, f, pp, p0, lambda q: 1 / q), p0,
-                        h=1e-6)
+        orth = _fd_grad(lambda pp, loss=loss: _expected_corrected(loss, f, pp, p0, lambda q: 1 / q),
+                        p0, h=1e-6)
         assert np.max(np.abs(orth)) < 1e-6
-        plain = _fd_grad(lambda pp: _expected_corrected(loss, f, pp, p0, np.zeros_like), p0,
-                         h=1e-6)
+        plain = _fd_grad(lambda pp, loss=loss: _expected_corrected(loss, f, pp, p0, np.zeros_like),
+                         p0, h=1e-6)
         assert np.max(np.abs(plain)) > 1e-3  # the vanilla loss is first-order sensitive
 
 

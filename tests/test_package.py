@@ -28,3 +28,19 @@ def test_ci_runs_the_readme_test_command():
     command = match.group(1).strip()
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert command in ci_lines
+
+
+def test_one_version_source():
+    """pyproject reads the version from kdtheory.__version__; no other file states it."""
+    import kdtheory
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'^dynamic = \["version"\]', pyproject, re.M)
+    assert 'version = { attr = "kdtheory.__version__" }' in pyproject
+    assert not re.search(r'^version = "', pyproject, re.M)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", kdtheory.__version__)
+
+
+def test_ci_runs_the_linter():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "ruff check ." in ci

@@ -18,7 +18,10 @@ GRID = {"sample_sizes": [60, 120, 240], "n_replications": 3}
 def test_same_seed_bitwise_identical_for_any_n_jobs_and_different_seeds_differ():
     one = run_study("underfit", seed=5, n_jobs=1, progress=False, **GRID).records
     two = run_study("underfit", seed=5, n_jobs=2, progress=False, **GRID).records
-    strip = lambda recs: [{k: v for k, v in r.items() if k != "seconds"} for r in recs]
+
+    def strip(recs):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in recs]
+
     assert json.dumps(strip(one)) == json.dumps(strip(two))
     other = run_study("underfit", seed=6, n_jobs=1, progress=False, **GRID).records
     assert strip(one) != strip(other)
@@ -86,7 +89,7 @@ def test_quick_study_passes(example, tmp_path):
 
 def test_wrong_prediction_gives_inconsistent():
     from kdtheory.examples import Prediction
-    
+
     study = run_study("underfit", seed=2, progress=False, quick=True, n_jobs=2)
     wrong = {"vanilla": Prediction(-1.0, "upper")}  # the uncorrected estimator is not O(1/n)
     assert study.summarize(predictions=wrong).methods["vanilla"].verdict == "inconsistent"
