@@ -81,6 +81,9 @@ class Example:
     quick_sample_sizes: tuple
     quick_replications: int
     validate: Callable = field(default=lambda params: params)
+    cell_cost: Callable = field(default=lambda n, params: (1000.0 * n, 3e-5 * n))
+    """(n, params) -> (peak bytes, seconds) of one cell, a rough model for planning a study
+    (:mod:`kdtheory.plan`), calibrated on the 2-core development machine."""
 
     def make_student(self, params):
         """The student class of both paper examples: constants under SEL (MATH.md 4)."""
@@ -174,6 +177,8 @@ register(Example(
     quick_sample_sizes=(200, 800, 3200, 12800),
     quick_replications=100,
     validate=_underfit_validate,
+    # Measured: 56 MB and 0.2 s at n = 1e5, 560 MB and 2.5 s at 1e6 (k = 3).
+    cell_cost=lambda n, params: (200.0 * len(params["p0"]) * n, 2.5e-6 * n),
 ))
 
 
@@ -274,4 +279,7 @@ register(Example(
     quick_sample_sizes=(250, 500, 1000, 2000, 4000),
     quick_replications=30,
     validate=_overfit_validate,
+    # Measured (d = 1, 2, 5): 500-700 bytes per row; 0.14-0.18 s at n = 1e4, 3-5 s at 1e5 (d <= 2).
+    cell_cost=lambda n, params: (150.0 * (params["d"] + 2) * n,
+                                 1.5e-5 * n * max(1.0, n / 1e4) ** 0.35),
 ))

@@ -19,8 +19,10 @@ in a :class:`kdtheory.cache.CellCache` so that an interrupted study resumes wher
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import platform
+import subprocess
 import sys
 import time
 
@@ -34,6 +36,7 @@ from .cache import CellCache, cell_ok, config_key, package_versions
 from .crossfit import fit_on_splits, make_folds
 from .distill import CrossFitKD, EnhancedKD, SampleSplitKD, VanillaKD
 from .examples import METHODS
+from .plan import estimate
 from .progress import Progress
 from .results import StudyResult
 from .spec import StudySpec
@@ -148,9 +151,14 @@ def cell_task(spec, n, replication, n_threads=None):
     return n, replication, records
 
 
+class CacheWriteError(RuntimeError):
+    """A finished cell could not be stored (disk full, permissions); the cells stored before
+    it are safe and a rerun resumes from them."""
+
+
 def run_study(example, params=None, *, sample_sizes=None, n_replications=None, seed=0,
               quick=False, n_jobs=1, cache_dir=None, progress=True, backend=None,
-              scheduler=None) -> StudyResult:
+              scheduler=None, force=False) -> StudyResult:
     """Run every cell (n, replication) of a rate study.
 
     Parameters
@@ -173,7 +181,11 @@ def run_study(example, params=None, *, sample_sizes=None, n_replications=None, s
         Needs the ``kdtheory[dask]`` extra.
     scheduler : str, optional
         Address of a running Dask scheduler (``"tcp://HOST:PORT"``); its workers must be able
-        to import kdtheory. ``n_jobs`` is then ignored: the cluster decides.
+        to import kdtheory. ``n_jobs`` is then ignored: the cluster decides. A cell whose worker
+        dies is run again on another worker (Dask reschedules it), with the same result.
+    force : bool
+        Run even when the plan (:func:`kdtheory.plan.estimate`) needs more memory than is
+        available.
 
     Returns
     -------
@@ -184,7 +196,10 @@ def run_study(example, params=None, *, sample_sizes=None, n_replications=None, s
     Raises
     ------
     ValueError
-        A bad argument (named, with its value) or an unreachable scheduler.
+        A bad argument (named, with its value), an unusable ``cache_dir``, a study that does
+        not fit in memory (unless ``force``) or an unreachable scheduler.
+    CacheWriteError
+        A finished cell could not be written to ``cache_dir``; the cells before it are safe.
     ImportError
         ``backend="dask"`` without dask.distributed installed.
     KeyboardInterrupt
@@ -200,10 +215,14 @@ def run_study(example, params=None, *, sample_sizes=None, n_replications=None, s
                                 n_replications=n_replications, seed=seed, quick=quick)
     n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
     backend = check_backend(backend, scheduler)
+    plan = estimate(spec, n_jobs)
+    if not plan.fits and not force:
+        raise ValueError(f"the study does not fit in memory: {plan}; use fewer replications "
+                         f"or smaller sample sizes, or force=True (--force)")
 
-    tasks = spec.cells()
     key = config_key(spec)
-    cache = CellCache(cache_dir, key) if cache_dir else None
+    cache = _open_cache(cache_dir, key) if cache_dir else None
+    tasks = spec.cells()
     results, todo = {}, []
     for n, r in tasks:
         cached = cache.load(n, r) if cache else None
@@ -225,11 +244,21 @@ def run_study(example, params=None, *, sample_sizes=None, n_replications=None, s
             for n, r, records in cells:
                 results[(n, r)] = records
                 if cache:
-                    cache.store(n, r, records)
+                    try:
+                        cache.store(n, r, records)
+                    except OSError as exc:
+                        safe = sum(map(cell_ok, results.values())) - 1
+                        raise CacheWriteError(
+                            f"cannot store a finished cell in {cache.dir} ({exc}); {safe} of "
+                            f"{len(tasks)} cells are safe there: make room or fix the "
+                            f"directory, then rerun the same command to resume") from exc
                 meter.update(1, n)
     except KeyboardInterrupt:
         meter.close()
         _report_interrupt(results, len(tasks), cache)
+        raise
+    except CacheWriteError:
+        meter.close()
         raise
     meter.close()
 
@@ -242,8 +271,36 @@ def run_study(example, params=None, *, sample_sizes=None, n_replications=None, s
         "scheduler": scheduler, "cells": len(tasks), "cells_from_cache": from_cache,
         "cache_dir": os.fspath(cache_dir) if cache_dir else None,
         "wall_seconds": time.perf_counter() - tic, "config_key": key,
+        "estimated_seconds": plan.seconds, "estimated_peak_bytes": plan.peak_bytes,
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"),
+        **git_revision(),
     }
     return StudyResult(spec, records, metadata)
+
+
+def _open_cache(cache_dir, key):
+    """The :class:`CellCache` under ``cache_dir``, or a ValueError saying why it is unusable."""
+    try:
+        return CellCache(cache_dir, key)
+    except OSError as exc:
+        raise ValueError(f"cache_dir {os.fspath(cache_dir)!r} is not a usable directory: "
+                         f"{exc.strerror or exc}") from None
+
+
+def git_revision() -> dict:
+    """``git_commit`` (and ``git_dirty``) of the kdtheory source when it is a git checkout."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.exists(os.path.join(root, ".git")):
+        return {}
+    try:
+        commit = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "kdtheory"],
+                               capture_output=True, text=True, timeout=5, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"git_commit": commit, "git_dirty": bool(dirty.strip())}
 
 
 def _report_interrupt(results, total, cache):

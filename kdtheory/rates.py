@@ -2,22 +2,34 @@
 
 Runs a Monte Carlo rate study of one example (kdtheory.examples), fits log-log slopes with 95%
 confidence intervals and prints them beside the rates the theorems predict, with a verdict per
-method. Exit code 0 when every verdict is "consistent", 1 otherwise, 2 on a usage error.
+method (docs/theory.md §6, §9).
+
+Exit codes: 0 every verdict "consistent"; 1 some verdict is not, or cells failed; 2 a usage
+error (nothing was run); 3 a result could not be written where asked (the cache, or an output
+file: then it went to a fallback file, whose path is printed); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import shlex
 import sys
+import tempfile
+import time
 
 import numpy as np
 
+from ._json import to_jsonable
 from .backends import BACKENDS
 from .examples import EXAMPLES, get_example
-from .montecarlo import run_study
+from .montecarlo import CacheWriteError, run_study
+from .plan import estimate
 from .spec import SpecError, StudySpec
+
+PLOT_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,11 +39,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _alpha(text):
+    """alpha of the enhanced estimator: a number in [0, inf] or 'tune'."""
     if text == "tune":
         return text
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if math.isnan(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, inf] or 'tune', got {text}")
+        raise argparse.ArgumentTypeError(f"must be a number in [0, inf] or 'tune', got {text!r}")
     return value
 
 
@@ -57,56 +73,104 @@ EXAMPLE_PARAMS = ("d", "a", "c_h", "p0", "clip", "n_folds", "enhanced_alpha")
 """Example parameters settable from the command line, as ``--d``, ``--a``, ``--c-h``, ..."""
 
 
+def _defaults(name):
+    """The default of an example parameter, per example that has it ("default: ...")."""
+    values = []
+    for ex in EXAMPLES.values():
+        if name in ex.defaults:
+            value = ex.resolve()[name]
+            if name == "a" and value is None:
+                value = "d/4"
+            values.append(f"{ex.name} {value}")
+    return "default: " + "; ".join(values)
+
+
+def _grid_defaults(quick):
+    return "; ".join(
+        f"{ex.name} {','.join(map(str, ex.quick_sample_sizes if quick else ex.sample_sizes))}"
+        for ex in EXAMPLES.values())
+
+
 def build_parser():
-    p = _Parser(prog="python -m kdtheory.rates", description=__doc__.splitlines()[0],
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--example", default="overfit", help=f"one of {sorted(EXAMPLES)}")
-    p.add_argument("--list", action="store_true", help="list examples with predicted rates")
-    p.add_argument("--d", type=int, default=None, help="dimension of the overfit example")
-    p.add_argument("--a", type=float, default=None,
-                   help="singular-kernel exponent of the overfit teacher, in (0, d/2) "
-                        "(default d/4)")
-    p.add_argument("--c-h", type=float, default=None,
-                   help="bandwidth constant of the overfit teacher: h = c_h n^(-1/(4+d))")
-    p.add_argument("--clip", type=float, default=None,
-                   help="teacher probabilities are clipped to [clip, 1 - clip], clip in (0, 0.5)")
-    p.add_argument("--n-folds", type=int, default=None, help="cross-fitting folds")
-    p.add_argument("--p0", type=_p0, default=None,
-                   help="Bayes probabilities: overfit 'sin' (default) or 'cos' (no boundary "
-                        "bias); underfit a comma-separated probability vector")
-    p.add_argument("--enhanced-alpha", type=_alpha, default=None,
-                   help="alpha of the enhanced estimator (number, inf, or 'tune')")
+    p = _Parser(prog="python -m kdtheory.rates",
+                description="Run a Monte Carlo rate study of one example and compare the fitted "
+                            "log-log slopes of the student error with the rates the theorems "
+                            "predict (docs/theory.md §6, §9).",
+                epilog=__doc__.split("\n\n", 2)[2])
+    p.add_argument("--example", default="overfit",
+                   help=f"the example to study, one of {sorted(EXAMPLES)} (default: overfit)")
+    p.add_argument("--list", action="store_true",
+                   help="list the examples with their parameters and predicted rates, and exit")
+    ex = p.add_argument_group("example parameters")
+    ex.add_argument("--d", type=int, help=f"dimension of X ({_defaults('d')})")
+    ex.add_argument("--a", type=float,
+                    help=f"singular-kernel exponent of the Nadaraya-Watson teacher, in (0, d/2) "
+                         f"({_defaults('a')})")
+    ex.add_argument("--c-h", type=float,
+                    help=f"bandwidth constant of the Nadaraya-Watson teacher, "
+                         f"h = c_h n^(-1/(4+d)) ({_defaults('c_h')})")
+    ex.add_argument("--clip", type=float,
+                    help=f"teacher probabilities are clipped to [clip, 1] before logs and "
+                         f"divisions, clip in (0, 0.5) ({_defaults('clip')})")
+    ex.add_argument("--n-folds", type=int,
+                    help=f"cross-fitting folds B ({_defaults('n_folds')})")
+    ex.add_argument("--p0", type=_p0,
+                    help=f"Bayes probabilities: a named shape ('sin' or 'cos' for overfit) or "
+                         f"a comma-separated probability vector (underfit) ({_defaults('p0')})")
+    ex.add_argument("--enhanced-alpha", type=_alpha, metavar="ALPHA",
+                    help=f"alpha of the enhanced estimator: a number in [0, inf] or 'tune' "
+                         f"({_defaults('enhanced_alpha')})")
     grid = p.add_argument_group("grid")
-    grid.add_argument("--sample-sizes", type=_sizes, default=None,
-                      help="comma-separated sample sizes (default: the example's grid)")
-    grid.add_argument("--n-min", type=int, default=None)
-    grid.add_argument("--n-max", type=int, default=None)
-    grid.add_argument("--num-n", type=int, default=None, help="log-spaced sizes in [n-min, n-max]")
-    grid.add_argument("--replications", type=int, default=None)
-    grid.add_argument("--quick", action="store_true", help="small grid (CI, notebooks)")
+    grid.add_argument("--sample-sizes", type=_sizes, metavar="N1,N2,...",
+                      help=f"comma-separated sample sizes (default: {_grid_defaults(False)}; "
+                           f"with --quick {_grid_defaults(True)})")
+    grid.add_argument("--n-min", type=int, help="smallest size of a log-spaced grid "
+                                                "(with --n-max and --num-n)")
+    grid.add_argument("--n-max", type=int, help="largest size of a log-spaced grid")
+    grid.add_argument("--num-n", type=int, help="number of log-spaced sizes in [n-min, n-max]")
+    reps = "; ".join(f"{e.name} {e.replications}" for e in EXAMPLES.values())
+    quick = "; ".join(f"{e.name} {e.quick_replications}" for e in EXAMPLES.values())
+    grid.add_argument("--replications", type=int,
+                      help=f"Monte Carlo replications per sample size, >= 2 (default: {reps}; "
+                           f"with --quick {quick})")
+    grid.add_argument("--quick", action="store_true",
+                      help="the example's small grid, for tests and notebooks")
     run = p.add_argument_group("run")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, default=0,
+                     help="the one seed every number derives from, >= 0 (default: 0)")
     run.add_argument("--n-jobs", type=int, default=-1,
-                     help="joblib workers or local Dask workers (-1: all cores)")
-    run.add_argument("--backend", choices=BACKENDS, default=None,
-                     help="joblib (default), or dask: a local cluster on 127.0.0.1 unless "
-                          "--scheduler is given (needs kdtheory[dask])")
-    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="joblib workers, or local Dask workers; -1: all cores (default: -1)")
+    run.add_argument("--backend", choices=BACKENDS,
+                     help="joblib, or dask: a local cluster on 127.0.0.1 unless --scheduler is "
+                          "given (needs kdtheory[dask]) (default: joblib)")
+    run.add_argument("--scheduler", metavar="ADDRESS",
                      help="run on the Dask cluster at tcp://HOST:PORT (implies --backend dask)")
-    run.add_argument("--cache-dir", default=None,
-                     help="store finished cells here; a rerun resumes")
-    run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--cache-dir", metavar="DIR",
+                     help="store each finished cell in DIR; the same command resumes an "
+                          "interrupted study (default: no cache)")
+    run.add_argument("--force", action="store_true",
+                     help="run even when the estimated memory exceeds what is available")
+    run.add_argument("--no-progress", action="store_true",
+                     help="no progress line on stderr")
     v = p.add_argument_group("verdicts")
-    v.add_argument("--tolerance", type=float, default=0.1)
+    v.add_argument("--tolerance", type=float, default=0.1,
+                   help="slack around a predicted slope, > 0 (default: 0.1)")
     v.add_argument("--max-halfwidth", type=float, default=0.25,
-                   help="CI half-width above which a verdict is 'inconclusive'")
+                   help="CI half-width above which a straddling verdict is 'inconclusive' "
+                        "(default: 0.25)")
     out = p.add_argument_group("output")
-    out.add_argument("--json", default=None, help="write the summary as JSON")
-    out.add_argument("--csv", default=None, help="write every record as CSV")
-    out.add_argument("--plot", default=None, help="PNG path (default rates_<example>.png)")
-    out.add_argument("--no-plot", action="store_true")
+    out.add_argument("--json", metavar="PATH",
+                     help="write the summary and its metadata as JSON (default: none)")
+    out.add_argument("--csv", metavar="PATH",
+                     help="write every record as CSV, with its metadata in PATH.meta.json "
+                          "(default: none)")
+    out.add_argument("--plot", metavar="PATH",
+                     help=f"where to draw the plot, one of {', '.join(PLOT_FORMATS)} "
+                          f"(default: rates_<example>.png, or rates_<example>_d<d>.png)")
+    out.add_argument("--no-plot", action="store_true", help="draw no plot")
     out.add_argument("--bound", action="store_true",
-                     help="print the bound decomposition (MATH.md 8) and add its plot panel")
+                     help="print the bound decomposition (docs/theory.md §8) and add its "
+                          "plot panel")
     return p
 
 
@@ -144,7 +208,8 @@ def _spec(args, parser):
                            ("--max-halfwidth", args.max_halfwidth > 0, "> 0"),
                            ("--n-jobs", args.n_jobs >= 1 or args.n_jobs == -1, ">= 1 or -1")):
         if not ok:
-            parser.error(f"{flag} must be {rule}, got {getattr(args, flag[2:].replace('-', '_'))}")
+            parser.error(f"argument {flag}: must be {rule}, "
+                         f"got {getattr(args, flag[2:].replace('-', '_'))}")
     if args.scheduler is not None and args.backend == "joblib":
         parser.error("argument --scheduler: implies --backend dask, got --backend joblib")
     try:
@@ -153,13 +218,56 @@ def _spec(args, parser):
                                 quick=args.quick)
     except SpecError as exc:
         flags = {"sample_sizes": "--sample-sizes" if args.sample_sizes is not None
-                 else "--n-min/--n-max/--num-n", "n_replications": "--replications",
-                 "seed": "--seed"}
-        parser.error(f"argument {flags.get(exc.argument, _flag(exc.argument))}: {exc}")
+                 else "--n-min/--n-max/--num-n", "n_replications": "--replications"}
+        message = str(exc)
+        if message.startswith(exc.argument + " "):  # no internal names: the flag says which
+            message = message[len(exc.argument) + 1:]
+        message = message.replace("sample_sizes[", "size [")
+        parser.error(f"argument {flags.get(exc.argument, _flag(exc.argument))}: {message}")
 
 
 def _flag(name):
     return "--" + name.replace("_", "-")
+
+
+def _check_paths(args, parser):
+    """Every output path usable before the first cell runs (one line naming the flag if not)."""
+    if args.no_plot and args.plot is not None:
+        parser.error("argument --plot: not allowed with --no-plot")
+    for flag in ("--json", "--csv", "--plot"):
+        path = getattr(args, flag[2:])
+        if path is None:
+            continue
+        if not path.strip():
+            parser.error(f"argument {flag}: empty path")
+        if os.path.isdir(path):
+            parser.error(f"argument {flag}: {path!r} is a directory; give a file path")
+        if flag == "--plot" and os.path.splitext(path)[1].lower() not in PLOT_FORMATS:
+            parser.error(f"argument --plot: {path!r} must end in one of {', '.join(PLOT_FORMATS)}")
+        _check_writable_parent(flag, path, parser)
+    if args.cache_dir is not None:
+        path = args.cache_dir
+        if not path.strip():
+            parser.error("argument --cache-dir: empty path")
+        if os.path.exists(path):
+            if not os.path.isdir(path):
+                parser.error(f"argument --cache-dir: {path!r} exists and is not a directory")
+            if not os.access(path, os.W_OK | os.X_OK):
+                parser.error(f"argument --cache-dir: {path!r} is not writable")
+        else:
+            _check_writable_parent("--cache-dir", path, parser)
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as exc:
+            parser.error(f"argument --cache-dir: cannot create {path!r}: {exc.strerror or exc}")
+
+
+def _check_writable_parent(flag, path, parser):
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        parser.error(f"argument {flag}: directory {parent!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        parser.error(f"argument {flag}: directory {parent!r} is not writable")
 
 
 def list_examples(stream=sys.stdout):
@@ -171,24 +279,55 @@ def list_examples(stream=sys.stdout):
             stream.write(f"  {method:13s} slope {pred.slope:+.3f} ({pred.kind}): {pred.reason}\n")
 
 
+def _write(flag, path, writer, summary):
+    """``writer(path)``; on failure ``writer`` to a fallback file. Returns (path, ok)."""
+    try:
+        writer(path)
+        return path, True
+    except OSError as exc:
+        suffix = os.path.splitext(path)[1] or ".out"
+        fd, fallback = tempfile.mkstemp(prefix=f"kdtheory-{summary.example}-", suffix=suffix)
+        os.close(fd)
+        writer(fallback)
+        print(f"kdtheory: could not write {flag} {path!r} ({exc.strerror or exc}); "
+              f"wrote {fallback} instead", file=sys.stderr)
+        return fallback, False
+
+
 def write_outputs(study, summary, args):
-    """Write the JSON summary, the CSV records and the plot the flags ask for; the plot path."""
+    """Write the JSON summary, the CSV records (+ metadata sidecar) and the plot asked for.
+
+    Returns {flag: path written} and whether every file went where it was asked.
+    """
+    written, all_ok = {}, True
+    jobs = []
     if args.json:
-        summary.to_json(args.json)
+        jobs.append(("--json", args.json, summary.to_json))
     if args.csv:
-        study.to_csv(args.csv)
-    if args.no_plot:
-        return None
-    import matplotlib
+        def csv_with_sidecar(path):
+            study.to_csv(path)
+            meta = {"example": study.example, "params": study.params, "seed": study.seed,
+                    "sample_sizes": study.sample_sizes, "n_replications": study.n_replications,
+                    **study.metadata}
+            with open(path + ".meta.json", "w") as fh:
+                json.dump(to_jsonable(meta), fh, indent=1)
+        jobs.append(("--csv", args.csv, csv_with_sidecar))
+    if not args.no_plot:
+        suffix = f"_d{summary.params['d']}" if "d" in summary.params else ""
+        path = args.plot or f"rates_{summary.example}{suffix}.png"
 
-    matplotlib.use("Agg")
-    from .plotting import plot_rates
+        def draw(path):
+            import matplotlib
 
-    suffix = f"_d{summary.params['d']}" if "d" in summary.params else ""
-    path = args.plot or f"rates_{summary.example}{suffix}.png"
-    fig = plot_rates(summary, bound=args.bound)
-    fig.savefig(path, dpi=110)
-    return path
+            matplotlib.use("Agg")
+            from .plotting import plot_rates
+
+            plot_rates(summary, bound=args.bound).savefig(path, dpi=110)
+        jobs.append(("--plot", path, draw))
+    for flag, path, writer in jobs:
+        written[flag], ok = _write(flag, path, writer, summary)
+        all_ok &= ok
+    return written, all_ok
 
 
 def main(argv=None) -> int:
@@ -198,19 +337,32 @@ def main(argv=None) -> int:
         list_examples()
         return 0
     spec = _spec(args, parser)
+    _check_paths(args, parser)
     n_jobs = (os.cpu_count() or 1) if args.n_jobs == -1 else args.n_jobs
+    plan = estimate(spec, n_jobs)
+    print(f"kdtheory.rates: example {spec.example_name}, params {spec.params}, seed {spec.seed},"
+          f" sizes {list(spec.sample_sizes)}, {spec.n_replications} replications; plan: {plan}",
+          flush=True)
+    if not plan.fits and not args.force:
+        parser.error(f"the study does not fit in memory ({plan}); use fewer --replications or "
+                     f"smaller --sample-sizes, or --force")
     try:
         study = run_study(spec, n_jobs=n_jobs, cache_dir=args.cache_dir,
                           progress=not args.no_progress, backend=args.backend,
-                          scheduler=args.scheduler)
+                          scheduler=args.scheduler, force=args.force)
     except KeyboardInterrupt:  # run_study has said how many cells are safe and how to resume
         return 130
+    except CacheWriteError as exc:
+        print(f"kdtheory: {exc}", file=sys.stderr)
+        return 3
     except (ValueError, ImportError) as exc:
         parser.error(str(exc))
+    study.metadata["command"] = shlex.join(
+        ["python", "-m", "kdtheory.rates", *(sys.argv[1:] if argv is None else argv)])
+    study.metadata["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
     summary = study.summarize(tolerance=args.tolerance, max_halfwidth=args.max_halfwidth)
     meta = study.metadata
-    print(f"kdtheory.rates: example {spec.example_name}, params {spec.params}, seed {spec.seed}, "
-          f"{spec.n_replications} replications, {meta['wall_seconds']:.1f} s")
+    print(f"done in {meta['wall_seconds']:.1f} s")
     if args.cache_dir:
         print(f"cache: {meta['cells_from_cache']} of {meta['cells']} cells from the cache, "
               f"{meta['cells'] - meta['cells_from_cache']} computed ({args.cache_dir})")
@@ -218,13 +370,11 @@ def main(argv=None) -> int:
     if args.bound:
         print()
         print(summary.bound_table())
-    path = write_outputs(study, summary, args)
-    if path:
-        print(f"plot: {path}")
-    if args.json:
-        print(f"json: {args.json}")
-    if args.csv:
-        print(f"csv: {args.csv}")
+    written, all_ok = write_outputs(study, summary, args)
+    for flag, path in written.items():
+        print(f"{flag[2:]}: {path}")
+    if not all_ok:
+        return 3
     return 0 if summary.consistent else 1
 
 
