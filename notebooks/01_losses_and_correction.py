@@ -31,6 +31,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from kdtheory.losses import (
+from kdtheory.plotting import tidy
     AnnealedCrossEntropy, SquaredLogitLoss, corrected_loss, sel_pseudo_target,
 )
 
@@ -100,6 +101,7 @@ ax.set_ylabel(r"$\|E_y\, t - \log p_0\|$")
 ax.set_title("SEL: bias of the student's target at one point")
 ax.legend()
 fig.tight_layout()
+tidy(fig)  # no overlapping tick labels
 
 slopes = {a: np.polyfit(np.log(eps), np.log(target_bias(a)), 1)[0] for a in (0.0, np.inf)}
 print(f"fitted slopes: vanilla {slopes[0.0]:.2f}, corrected {slopes[np.inf]:.2f}")
@@ -150,6 +152,7 @@ axes[1].set_ylabel(r"$\|E_y \nabla_f \ell(f_0, \hat p)\|$")
 axes[1].set_title("ACE: first-order condition at $f_0$")
 axes[1].legend(fontsize=8)
 fig.tight_layout()
+tidy(fig)  # no overlapping tick labels
 
 # %% [markdown]
 # **What the plots show.** For both losses and both temperatures, the uncorrected quantity

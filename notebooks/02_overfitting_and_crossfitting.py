@@ -37,7 +37,7 @@ import numpy as np
 from kdtheory.distill import CrossFitKD, VanillaKD
 from kdtheory.examples import get_example
 from kdtheory.montecarlo import run_study
-from kdtheory.plotting import plot_rates
+from kdtheory.plotting import plot_rates, tidy
 from kdtheory.students import ConstantStudent
 from kdtheory.teachers import NadarayaWatsonTeacher
 
@@ -66,6 +66,7 @@ ax.set_xlabel("x")
 ax.set_ylabel("P(class 1)")
 ax.legend(loc="lower left", fontsize=8)
 fig.tight_layout()
+tidy(fig)  # no overlapping tick labels
 
 p_train = teacher.predict_proba(X)[:, 1]
 print(f"max |p_hat(x_i) - y_i| over the training points: {np.max(np.abs(p_train - labels)):.1e}")
@@ -96,6 +97,7 @@ ax.set_ylabel("count")
 ax.set_yscale("log")
 ax.legend()
 fig.tight_layout()
+tidy(fig)  # no overlapping tick labels
 for name, est in (("vanilla", vanilla), ("cross-fit", crossfit)):
     print(f"{name:9s} student error ||f_hat - f0||^2 = {example.student_error(est, params):.4f}")
 
@@ -121,6 +123,7 @@ for ax, d in zip(axes, (1, 4)):
     summaries[d] = study.summarize()
     plot_rates(summaries[d], ax=ax)
 fig.tight_layout()
+tidy(fig)  # no overlapping tick labels
 
 # %%
 for d, summary in summaries.items():

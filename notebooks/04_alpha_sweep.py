@@ -39,6 +39,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from kdtheory.losses import gamma_rule, sel_pseudo_target
+from kdtheory.plotting import tidy
 
 sys.path.insert(0, str(Path.cwd().parent / "simulations"))  # the full-size figure scripts
 from alpha_sweep import ALPHAS, PANELS, QUICK_ALPHAS, alpha_sweep, plot_alpha_sweep  # noqa: E402
@@ -77,6 +78,7 @@ axes[1].set_xlabel(r"$\alpha$")
 axes[1].set_ylabel(r"$\|E_y t_\gamma - \log p_0\|$, perfect teacher")
 axes[1].set_title(r"$p_0 = (0.2, 0.3, 0.5)$", fontsize=9)
 fig.tight_layout()
+tidy(fig)  # no overlapping tick labels
 print(f"largest bias {max(bias):.3f} at alpha = {alpha_grid[int(np.argmax(bias))]:.3g}")
 
 # %% [markdown]
@@ -109,6 +111,7 @@ for ax, (example, params) in zip(axes, panels):
     plot_alpha_sweep(rows, ax=ax)
     results[rows[0]["panel"]] = rows
 fig.tight_layout()
+tidy(fig)  # no overlapping tick labels
 
 for panel, rows in results.items():
     n = max(r["n"] for r in rows)

@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from kdtheory.montecarlo import run_study
-from kdtheory.plotting import plot_bound_ratio
+from kdtheory.plotting import plot_bound_ratio, tidy
 from kdtheory.radius import (
     constant_radius, critical_radius, kernel_radius, linear_radius, localized_rademacher,
 )
@@ -70,6 +70,7 @@ ax.set_xlabel(r"$\delta$")
 ax.set_title(f"constant class, n = {n}", fontsize=10)
 ax.legend()
 fig.tight_layout()
+tidy(fig)  # no overlapping tick labels
 print(f"Monte Carlo + bisection: {delta_mc:.4f};  exact: {exact.value:.4f};  "
       f"sqrt(2/(pi n)) = {np.sqrt(2 / (np.pi * n)):.4f}")
 
@@ -109,6 +110,7 @@ ax.set_ylabel(r"$\delta_n$ (b = 1)")
 ax.legend(fontsize=8)
 ax.grid(alpha=0.3, which="both")
 fig.tight_layout()
+tidy(fig)  # no overlapping tick labels
 
 # %% [markdown]
 # The parametric classes have slope $-1/2$ and sit in their closed-form bands. The Laplace
@@ -145,6 +147,7 @@ for ax, method in zip(axes[:2], ("vanilla", "crossfit")):
     ax.legend(fontsize=8)
 plot_bound_ratio(summary, ax=axes[2])
 fig.tight_layout()
+tidy(fig)  # no overlapping tick labels
 
 # %% [markdown]
 # **Reading the results.** For vanilla KD the teacher term is the training-point error of an

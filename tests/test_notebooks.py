@@ -23,6 +23,13 @@ pytest.importorskip("ipykernel")
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
 KERNEL_NAME = "kdtheory-tests"
+LAYOUT_CHECK = """
+
+import matplotlib.pyplot as _plt
+from kdtheory.plotting import layout_faults as _faults
+_found = [f for _n in _plt.get_fignums() for f in _faults(_plt.figure(_n))]
+assert not _found, _found
+"""
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +55,9 @@ def test_notebook_executes(path, kernel_env, monkeypatch):
     monkeypatch.setenv("KDTHEORY_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     notebook = jupytext.read(path)
+    for cell in notebook.cells:  # every figure a cell leaves open is checked before display
+        if cell.cell_type == "code":
+            cell.source += LAYOUT_CHECK
     client = nbclient.NotebookClient(
         notebook, kernel_name=KERNEL_NAME, timeout=300,
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
