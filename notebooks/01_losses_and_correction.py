@@ -31,9 +31,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from kdtheory.losses import (
-from kdtheory.plotting import tidy
     AnnealedCrossEntropy, SquaredLogitLoss, corrected_loss, sel_pseudo_target,
 )
+from kdtheory.plotting import tidy
 
 QUICK = os.environ.get("KDTHEORY_QUICK") == "1"
 p0 = np.array([0.2, 0.3, 0.5])          # the Bayes probabilities at our point x
