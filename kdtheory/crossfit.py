@@ -1,4 +1,4 @@
-r"""Cross-fitting: fold draws and out-of-fold teacher predictions (MATH.md 3).
+r"""Cross-fitting: fold draws and out-of-fold teacher predictions (docs/theory.md §3).
 
 Split the rows [n] into B folds :math:`S_1..S_B`; the teacher :math:`\hat p^{(t)}` is fit
 without :math:`S_t` and queried only on :math:`S_t`, so every row is labelled by a teacher that

@@ -1,4 +1,4 @@
-r"""Distillers: vanilla, sample-split, cross-fit and enhanced knowledge distillation (MATH.md 3).
+r"""Distillers: vanilla, sample-split, cross-fit and enhanced knowledge distillation (theory §3).
 
 All four share one template. A distiller is a list of *splits* per fold draw; split t names
 the rows the teacher is fit on (:math:`A_t`) and the rows it labels (:math:`B_t`):
@@ -202,7 +202,7 @@ def _check_teacher_proba(teacher_proba, n, k):
 class VanillaKD(_Distiller):
     r"""Vanilla KD: the teacher is fit on all n points and queried on the same points.
 
-    :math:`\hat f = \arg\min_F \frac1n\sum_i \ell(f(x_i), \hat p(x_i))`. By MATH.md 8 its error
+    :math:`\hat f = \arg\min_F \frac1n\sum_i \ell(f(x_i), \hat p(x_i))`. By theory §8 its error
     is :math:`O(1/n + \|\hat p - p_0\|_n^2 + \delta_n^2)` with the *training-point* teacher
     error, which an interpolating teacher never shrinks.
 
@@ -257,12 +257,12 @@ class SampleSplitKD(VanillaKD):
 
 
 class CrossFitKD(_Distiller):
-    r"""Cross-fit KD: each point is labelled by a teacher that never saw it (MATH.md 3).
+    r"""Cross-fit KD: each point is labelled by a teacher that never saw it (docs/theory.md §3).
 
     Folds :math:`S_1..S_B`; :math:`\hat p^{(t)}` fit without :math:`S_t`;
     :math:`\hat f = \arg\min_F \frac1n\sum_t\sum_{i\in S_t}\ell(f(x_i), \hat p^{(t)}(x_i))`.
     Error :math:`O(1/n + \mathrm{mean}_t\|\hat p^{(t)} - p_0\|_2^2 + \delta_{n/B}^2)`
-    (MATH.md 8): the *test-point* teacher error.
+    (docs/theory.md §8): the *test-point* teacher error.
 
     Parameters
     ----------
@@ -303,7 +303,7 @@ class EnhancedKD(CrossFitKD):
     The pseudo-target :math:`\log\hat p^{(t)} + \gamma(y - \hat p^{(t)})` cancels the first-order
     teacher error; for SEL the teacher enters at fourth order,
     :math:`\mathrm{mean}_t\|\hat p^{(t)} - p_0\|_4^4`, plus gamma-bias and gamma-variance terms
-    (MATH.md 8). ``alpha="tune"`` picks alpha per fold from that fold's training rows.
+    (docs/theory.md §8). ``alpha="tune"`` picks alpha per fold from that fold's training rows.
 
     Same parameters as :class:`CrossFitKD`, with ``alpha`` defaulting to ``numpy.inf``.
     """

@@ -1,4 +1,4 @@
-r"""The registry of named examples: the paper's two lower-bound constructions (MATH.md 5-6).
+r"""The registry of named examples: the paper's two lower-bound constructions (docs/theory.md §5-6).
 
 An :class:`Example` bundles a data-generating process, the oracle p0 and f0, the teacher and
 student the theorems speak of, and per method the predicted log-log slope of the mean student
@@ -86,7 +86,7 @@ class Example:
     (:mod:`kdtheory.plan`), calibrated on the 2-core development machine."""
 
     def make_student(self, params):
-        """The student class of both paper examples: constants under SEL (MATH.md 4)."""
+        """The student class of both paper examples: constants under SEL (docs/theory.md §4)."""
         return ConstantStudent()
 
     def student_kind(self, params) -> str:
@@ -108,7 +108,7 @@ class Example:
         return self.validate(out)
 
     def student_error(self, estimator, params) -> float:
-        r""":math:`\|\hat f - f_0\|_2^2`, exact for the constant student (MATH.md 1)."""
+        r""":math:`\|\hat f - f_0\|_2^2`, exact for the constant student (docs/theory.md §1)."""
         f_hat = estimator.students_[0].coef_ if len(estimator.students_) == 1 else \
             np.mean([s.coef_ for s in estimator.students_], axis=0)
         return float(np.sum((f_hat - self.f0(params)) ** 2))
@@ -159,7 +159,7 @@ register(Example(
     name="underfit",
     example_id=1,
     description="Teacher underfitting: ridge-shrunk mean teacher (lambda = n^-1/4), constant "
-                "p0, constant SEL student (MATH.md 5.1).",
+                "p0, constant SEL student (docs/theory.md §5.1).",
     defaults={**_COMMON, "p0": (0.2, 0.3, 0.5)},
     sample=_underfit_sample,
     p0=lambda X, params: np.tile(np.asarray(params["p0"]), (X.shape[0], 1)),
@@ -190,7 +190,7 @@ OVERFIT_P0 = {
 }
 r"""Class-1 probabilities of the overfit example, functions of :math:`x_1` and :math:`x_d`.
 
-``"sin"`` is MATH.md's default :math:`0.5 + 0.35 \sin(2\pi x_1)\cos(\pi x_d)`. ``"cos"``,
+``"sin"`` is docs/theory.md's default :math:`0.5 + 0.35 \sin(2\pi x_1)\cos(\pi x_d)`. ``"cos"``,
 :math:`0.5 + 0.35 \cos(2\pi x_1)\cos(\pi x_d)`, has zero normal derivative on the boundary of
 the cube, so the Nadaraya-Watson teacher has no O(h) boundary bias there: its held-out error
 then follows the interior rate :math:`n^{-4/(4+d)}`, while with ``"sin"`` the boundary layer of
@@ -265,7 +265,7 @@ register(Example(
     example_id=2,
     description="Teacher overfitting: interpolating Nadaraya-Watson teacher (singular kernel, "
                 "h = c_h n^(-1/(4+d))), X uniform on [0,1]^d, constant SEL student "
-                "(MATH.md 5.2).",
+                "(docs/theory.md §5.2).",
     defaults={**_COMMON, "d": 2, "a": None, "c_h": 1.0, "fallback": "prior", "p0": "sin"},
     sample=_overfit_sample,
     p0=lambda X, params: np.column_stack([1 - overfit_p1(X, params["p0"]),

@@ -1,6 +1,6 @@
 r"""Distillation losses, their gradients, and the loss-corrected (orthogonal) pseudo-targets.
 
-Notation (MATH.md 1-3): rows are points, columns the k classes; ``f`` are student scores,
+Notation (docs/theory.md §1-3): rows are points, columns the k classes; ``f`` are student scores,
 ``p`` teacher probabilities, ``y`` one-hot labels. Every teacher output is clipped to
 ``[clip, 1]`` per class before a log or a division (:func:`clip_proba`), with no
 renormalisation.
@@ -12,7 +12,7 @@ Two losses, each exposing ``value``, ``grad_f`` and ``grad_p`` (vectorised over 
   :math:`\ell_\beta(f,p) = -\sum_j w_j \log q_j`, :math:`w = p^\beta / \sum_l p_l^\beta`,
   :math:`q = \mathrm{softmax}(\beta f)`.
 
-The first-order loss correction (MATH.md 3) adds :math:`\langle y - p, \nabla_p \ell(f,p)\rangle`,
+The first-order loss correction (theory §3) adds :math:`\langle y - p, \nabla_p \ell(f,p)\rangle`,
 which makes the expected loss Neyman-orthogonal to the teacher error at ``p = p0``. The
 gamma-correction replaces the factor ``1/p`` hidden in :math:`\nabla_p \ell` by a shrunk
 :math:`\gamma` chosen by the alpha rule (:func:`gamma_rule`).
@@ -25,7 +25,7 @@ import numpy as np
 from ._validation import check_alpha, check_beta, check_clip, check_onehot, check_proba
 
 DEFAULT_CLIP = 1e-3
-"""Default clipping level of teacher probabilities (MATH.md 2)."""
+"""Default clipping level of teacher probabilities (docs/theory.md §2)."""
 
 
 def clip_proba(p, clip: float = DEFAULT_CLIP) -> np.ndarray:
@@ -34,7 +34,7 @@ def clip_proba(p, clip: float = DEFAULT_CLIP) -> np.ndarray:
 
 
 def gamma_rule(p_hat, y_onehot, *, alpha, clip: float = DEFAULT_CLIP) -> np.ndarray:
-    r"""Per-class correction weights :math:`\gamma` of the bias-variance trade-off (MATH.md 3).
+    r"""Per-class correction weights :math:`\gamma` of the bias-variance trade-off (theory §3).
 
     .. math:: \gamma_j = \arg\min_g\; g^2 (y_j - \hat p_j)^2 + \alpha (1/\hat p_j - g)^2
               = \frac{\alpha}{\hat p_j(\alpha + (y_j - \hat p_j)^2)}
@@ -59,7 +59,7 @@ def gamma_rule(p_hat, y_onehot, *, alpha, clip: float = DEFAULT_CLIP) -> np.ndar
 
 
 def sel_pseudo_target(p_hat, y_onehot, *, alpha, clip: float = DEFAULT_CLIP) -> np.ndarray:
-    r"""The SEL student's regression target under the gamma-correction (MATH.md 3).
+    r"""The SEL student's regression target under the gamma-correction (docs/theory.md §3).
 
     .. math:: t_\gamma = \log \hat p + \gamma \odot (y - \hat p)
 
@@ -101,7 +101,7 @@ def _check_fp(f, p, clip):
 
 
 class SquaredLogitLoss:
-    r"""Squared-error logit loss :math:`\ell(f,p) = \tfrac12 \sum_j (f_j - \log p_j)^2` (MATH.md 2).
+    r"""Squared-error logit loss :math:`\ell(f,p) = \tfrac12 \sum_j (f_j - \log p_j)^2` (theory §2).
 
     :math:`\nabla_f \ell = f - \log p`, :math:`\nabla_p \ell = -(f - \log p)/p` (elementwise),
     with ``p`` clipped to ``[clip, 1]``. All methods take (n, k) arrays and return per-row
@@ -125,7 +125,7 @@ class SquaredLogitLoss:
 
 
 class AnnealedCrossEntropy:
-    r"""Annealed cross-entropy with inverse temperature :math:`\beta \in (0, 1]` (MATH.md 2).
+    r"""Annealed cross-entropy with inverse temperature :math:`\beta \in (0, 1]` (theory §2).
 
     .. math:: w = p^\beta / \textstyle\sum_l p_l^\beta, \quad q = \mathrm{softmax}(\beta f),
               \quad \ell_\beta(f,p) = -\textstyle\sum_j w_j \log q_j,
@@ -162,7 +162,7 @@ class AnnealedCrossEntropy:
     def correction_weights(self, p, y_onehot, gamma):
         r"""The vector c with :math:`c_j = w_j (r_j - \sum_l w_l r_l)`, :math:`r = \gamma(y - p)`.
 
-        The ACE correction term (MATH.md 3) is
+        The ACE correction term (docs/theory.md §3) is
         :math:`-\beta \sum_j c_j \log q_j = -\beta^2 \langle c, f\rangle + \text{const}`
         (because :math:`\sum_j c_j = 0`), so it is linear in ``f``.
         """
@@ -174,7 +174,7 @@ class AnnealedCrossEntropy:
         return w * (r - np.sum(w * r, axis=1, keepdims=True))
 
     def corrected_value(self, f, p, y_onehot, gamma):
-        r"""Corrected loss :math:`\ell_\beta(f,p) - \beta\sum_j c_j \log q_j` (MATH.md 3)."""
+        r"""Corrected loss :math:`\ell_\beta(f,p) - \beta\sum_j c_j \log q_j` (theory §3)."""
         _, _, _, log_q = self._parts(f, p)
         c = self.correction_weights(p, y_onehot, gamma)
         return self.value(f, p) - self.beta * np.sum(c * log_q, axis=1)
@@ -190,7 +190,7 @@ def corrected_loss(loss, f, p, y_onehot, gamma):
     :math:`\ell(f,p) + \langle \gamma p \odot (y-p), \nabla_p\ell(f,p)\rangle`.
 
     With :math:`\gamma = 1/p` this is the first-order (Neyman-orthogonal) correction
-    :math:`\ell(f,p) + \langle y - p, \nabla_p \ell(f,p)\rangle` of MATH.md 3; its expectation
+    :math:`\ell(f,p) + \langle y - p, \nabla_p \ell(f,p)\rangle` of theory §3; its expectation
     over :math:`y \sim p_0` has zero derivative in ``p`` at ``p = p0``. Works for any loss object
     with ``value`` and ``grad_p`` (both losses of this module).
     """

@@ -1,4 +1,4 @@
-r"""Critical radii of localized Rademacher complexities (MATH.md 7; notes/critical-radius.md).
+r"""Critical radii of localized Rademacher complexities (docs/theory.md §7).
 
 For a star-shaped class :math:`H` the empirical localized Rademacher complexity is
 
@@ -8,15 +8,15 @@ For a star-shaped class :math:`H` the empirical localized Rademacher complexity 
 with the sample held fixed and :math:`\varepsilon` uniform on :math:`\{-1, 1\}^n`. The
 critical radius :math:`\delta_n` is the smallest :math:`\delta > 0` with
 :math:`\hat R_n(\delta) \le \delta^2 / b`, where ``b`` bounds :math:`|h|`. Conventions
-(notes 1.3, 1.6, 1.7): empirical norm, one-sided supremum (``absval=True`` where offered
+(theory §7): empirical norm, one-sided supremum (``absval=True`` where offered
 switches to :math:`|\langle\varepsilon, h\rangle_n|`), ``b = 1`` by default.
 
 Contents
 --------
 * :func:`critical_radius`: the generic solver for any non-decreasing ``R`` with non-increasing
-  ``R(delta)/delta`` (bisection on log delta, or the fixed-point iteration; notes 2d).
+  ``R(delta)/delta`` (bisection on log delta, or the fixed-point iteration; theory §7.1).
 * :func:`localized_rademacher`: :math:`\hat R_n` of the star hull of a finite class or net,
-  with common random numbers (notes 2.0, 2c).
+  with common random numbers (theory §7).
 * Estimators returning a :class:`CriticalRadius`: :func:`constant_radius`,
   :func:`linear_radius`, :func:`kernel_radius`, :func:`finite_class_radius`,
   :func:`sel_loss_radius`, and the per-cell helper :func:`student_critical_radius`.
@@ -40,7 +40,7 @@ MAX_EXACT_N = 12
 """Largest sample size for ``method="exact"`` (enumeration of all 2^n sign vectors)."""
 
 _MAX_BRACKET_STEPS = 1100  # doublings / halvings: enough to sweep the whole float range
-_MAX_FIXED_POINT_STEPS = 200  # the log-gap at least halves per step (notes 2d)
+_MAX_FIXED_POINT_STEPS = 200  # the log-gap at least halves per step (theory §7.1)
 _EXACT_BINOMIAL_MAX = 1000  # below this, C(N, N//2)/2^N from Python integers
 
 
@@ -78,7 +78,7 @@ class CriticalRadius:
 
     @property
     def delta_sq(self) -> float:
-        r""":math:`\delta_n^2`, the term that enters the rate bounds (MATH.md 8)."""
+        r""":math:`\delta_n^2`, the term that enters the rate bounds (docs/theory.md §8)."""
         return self.value ** 2
 
     def __repr__(self) -> str:
@@ -90,12 +90,12 @@ class CriticalRadius:
 
 
 # ----------------------------------------------------------------------------------------------
-# The solver (notes 2d)
+# The solver (theory §7.1)
 # ----------------------------------------------------------------------------------------------
 
 def critical_radius(R, b, *, method: str = "bisection", rtol: float = 1e-10,
                     delta0: float | None = None) -> float:
-    r"""Smallest :math:`\delta > 0` with :math:`R(\delta) \le \delta^2 / b` (notes 2d).
+    r"""Smallest :math:`\delta > 0` with :math:`R(\delta) \le \delta^2 / b` (theory §7.1).
 
     Valid for any non-decreasing :math:`R \ge 0` whose ratio :math:`R(\delta)/\delta` is
     non-increasing (every star-shaped class, and every Monte Carlo estimate with common random
@@ -124,7 +124,7 @@ def critical_radius(R, b, *, method: str = "bisection", rtol: float = 1e-10,
     rtol : float > 0
         Relative tolerance on :math:`\delta_n`.
     delta0 : float > 0 or None
-        Starting point of the bracket; None means ``b`` (notes 2d: :math:`\delta_n \le b`
+        Starting point of the bracket; None means ``b`` (theory §7.1: :math:`\delta_n \le b`
         whenever :math:`R(\delta) \le \delta`, e.g. for any Rademacher complexity).
 
     Returns
@@ -184,7 +184,7 @@ def critical_radius(R, b, *, method: str = "bisection", rtol: float = 1e-10,
 
 
 # ----------------------------------------------------------------------------------------------
-# Sign draws and the star-hull complexity of a finite class (notes 2.0, 2c)
+# Sign draws and the star-hull complexity of a finite class (theory §7)
 # ----------------------------------------------------------------------------------------------
 
 def _sign_draws(n: int, n_draws, method: str, rng: np.random.Generator):
@@ -238,14 +238,14 @@ def _method_label(exact: bool, n_signs: int) -> str:
 
 @dataclass(frozen=True, eq=False)
 class LocalizedRademacher:
-    r"""Localized Rademacher complexity of the star hull of a finite class (notes 2.0, 2c).
+    r"""Localized Rademacher complexity of the star hull of a finite class (theory §7).
 
     With :math:`S_{bm} = \langle \varepsilon_b, g_m\rangle_n` for sign draws
     :math:`\varepsilon_1..\varepsilon_B` fixed once (common random numbers),
 
     .. math:: \hat R(\delta) = \frac1B \sum_b \max_m\ \min(1, \delta/\|g_m\|)\,(S_{bm})_+,
 
-    the star-hull lemma of notes 2.0: the sup over :math:`\mathrm{star}(G)` reduces to a
+    the star-hull lemma of theory §7: the sup over :math:`\mathrm{star}(G)` reduces to a
     scaling of each :math:`g_m`. Each term :math:`\min(1, \delta/\|g_m\|)(S_{bm})_+` is
     non-decreasing in :math:`\delta` and its ratio to :math:`\delta`,
     :math:`\min(1/\delta, 1/\|g_m\|)(S_{bm})_+`, is non-increasing; with the draws shared
@@ -302,9 +302,9 @@ def localized_rademacher(G, *, norms=None, absval: bool = False, n_draws: int = 
     norms : array of shape (M,) or None
         Localization norms; None means empirical, :math:`\|g_m\|_n = (\frac1n\sum_i
         g_m(X_i)^2)^{1/2}`. Pass population norms (estimated on a large independent sample)
-        for the population version (notes 1.3, 2c).
+        for the population version (theory §7).
     absval : bool
-        Absolute-value version (notes 1.7).
+        Absolute-value version (theory §7).
     n_draws : int >= 2
         Number B of Monte Carlo sign draws (ignored by ``method="exact"``).
     method : {"mc", "exact"}
@@ -354,11 +354,11 @@ def _star_hull_radius(R: LocalizedRademacher, b: float, class_name: str,
 def finite_class_radius(G, b: float = 1.0, *, norms=None, absval: bool = False,
                         n_draws: int = 500, method: str = "mc",
                         random_state=None) -> CriticalRadius:
-    r"""Critical radius of the star hull of a finite class or net (notes 2c, 2d).
+    r"""Critical radius of the star hull of a finite class or net (theory §7, §7.1).
 
     Solves :math:`\hat R(\delta) \le \delta^2/b` for :func:`localized_rademacher` by
     bisection. A net inside a larger class gives a lower bound on the class's radius.
-    Massart's lemma bounds the result by :math:`b\sqrt{2\log(M+1)/n}` (notes 3.3).
+    Massart's lemma bounds the result by :math:`b\sqrt{2\log(M+1)/n}` (theory §7).
 
     Parameters are those of :func:`localized_rademacher`, plus ``b > 0``.
 
@@ -376,7 +376,7 @@ def finite_class_radius(G, b: float = 1.0, *, norms=None, absval: bool = False,
 
 
 # ----------------------------------------------------------------------------------------------
-# Closed forms: linear span, constants, RKHS ball (notes 2a, 2b)
+# Closed forms: linear span, constants, RKHS ball (theory §7.2)
 # ----------------------------------------------------------------------------------------------
 
 def _projection_norms(Phi: np.ndarray, signs: np.ndarray) -> tuple[np.ndarray, int]:
@@ -391,7 +391,7 @@ def _projection_norms(Phi: np.ndarray, signs: np.ndarray) -> tuple[np.ndarray, i
 
 def linear_radius(Phi, b: float = 1.0, *, n_draws: int = 500, method: str = "mc",
                   random_state=None) -> CriticalRadius:
-    r"""Critical radius of the linear span :math:`\{x \mapsto \theta^\top\phi(x)\}` (notes 2a).
+    r"""Critical radius of the linear span :math:`\{x \mapsto \theta^\top\phi(x)\}` (theory §7.2).
 
     The span is a cone, and the localized sup is exact in closed form,
     :math:`\sup_{\|\Phi\theta\|_n \le \delta} \langle\varepsilon, \Phi\theta\rangle_n
@@ -450,7 +450,7 @@ def _central_binomial_ratio(N: int) -> float:
 
 
 def constant_radius(n, b: float = 1.0, *, nonnegative: bool = False) -> CriticalRadius:
-    r"""Critical radius of the constant class, exactly (notes 2a, "Constant class").
+    r"""Critical radius of the constant class, exactly (theory §7.2, "Constant class").
 
     For :math:`\Phi = \mathbf 1` the hat-matrix form gives
     :math:`\delta_n = b\,\mathbb E|S_n|/n` with :math:`S_n = \sum_i \varepsilon_i` and
@@ -460,8 +460,8 @@ def constant_radius(n, b: float = 1.0, *, nonnegative: bool = False) -> Critical
 
     so :math:`\delta_n = b\binom{n-1}{\lfloor (n-1)/2\rfloor}2^{-(n-1)} \approx
     b\sqrt{2/(\pi n)}`. No data are needed. For a k-vector of constants the worst-coordinate
-    radius (notes 1.6) is the same. ``nonnegative=True`` gives the class :math:`\{c \ge 0\}`
-    (the SEL loss class of the underfitting example, notes 2c): :math:`b\,\mathbb
+    radius (theory §7) is the same. ``nonnegative=True`` gives the class :math:`\{c \ge 0\}`
+    (the SEL loss class of the underfitting example, theory §7.2): :math:`b\,\mathbb
     E(\bar\varepsilon)_+ = ` half of the above.
 
     Parameters
@@ -484,7 +484,7 @@ def constant_radius(n, b: float = 1.0, *, nonnegative: bool = False) -> Critical
 
 
 def kernel_radius(eigenvalues, b: float = 1.0, *, n=None, kappa: float = 1.0) -> CriticalRadius:
-    r"""Critical radius of an RKHS ball from the eigenvalues of K/n, exactly (notes 2b).
+    r"""Critical radius of an RKHS ball from the eigenvalues of K/n, exactly (theory §7.2).
 
     Solves :math:`R_K(\delta) = \sqrt{(\kappa/n)\sum_j \min(\delta^2, \mu_j)} \le \delta^2/b`
     (Raskutti-Wainwright-Yu form for :math:`\kappa = 1`, Mendelson's upper bound for
@@ -495,7 +495,7 @@ def kernel_radius(eigenvalues, b: float = 1.0, *, n=None, kappa: float = 1.0) ->
     The right m is found without tolerances: :math:`\psi(x) = x/c - \sum_j \min(1, \mu_j/x)`
     is strictly increasing, its root is :math:`\delta_n^2`, and at a breakpoint
     :math:`\psi(\mu_j) = \mu_j/c - j - T_j/\mu_j` (eigenvalues sorted descending), so
-    :math:`m = \#\{j : \psi(\mu_j) > 0\}`. This is the scan of notes 2b; an eigenvalue equal
+    :math:`m = \#\{j : \psi(\mu_j) > 0\}`. This is the scan of theory §7.2; an eigenvalue equal
     to the root gives the same x from either neighbouring piece.
 
     Scale the eigenvalues by :math:`R_H^2` for a ball of radius :math:`R_H` (by
@@ -550,7 +550,7 @@ def kernel_radius(eigenvalues, b: float = 1.0, *, n=None, kappa: float = 1.0) ->
 
 
 # ----------------------------------------------------------------------------------------------
-# The SEL loss-difference class (notes 2c)
+# The SEL loss-difference class (theory §7.2)
 # ----------------------------------------------------------------------------------------------
 
 def _sphere_net(dim: int, n_directions: int, rng: np.random.Generator) -> np.ndarray:
@@ -572,14 +572,14 @@ def sel_loss_radius(e, b: float = 1.0, *, Phi=None, n_directions: int = 128,
 
     For :math:`\ell(f, p) = \frac12\|f - g(p)\|^2` and a student
     :math:`f = \Theta^\top\phi` (constant student: :math:`\phi = 1`), the class of
-    MATH.md 7 / notes 1.1 is the star hull of
+    docs/theory.md §7 is the star hull of
 
     .. math:: g_\Delta(x) = \ell(f_0 + \Delta^\top\phi, p_0) - \ell(f_0, p_0)
               = \tfrac12 \textstyle\sum_j (\Delta_j^\top\phi(x))^2
                 + \sum_j (\Delta_j^\top\phi(x))\, e_j(x),
               \qquad e = f_0 - g(p_0),
 
-    over :math:`\Delta \in \mathbb R^{D\times k}` (notes 2c). Two values bracket its
+    over :math:`\Delta \in \mathbb R^{D\times k}` (theory §7.2). Two values bracket its
     critical radius, computed on the same sign draws:
 
     * a **net** (lower bound): :math:`\Delta = t u` with ``n_directions`` unit directions u
@@ -661,7 +661,7 @@ def sel_loss_radius(e, b: float = 1.0, *, Phi=None, n_directions: int = 128,
 
 
 # ----------------------------------------------------------------------------------------------
-# Per-cell helper for the rate studies (MATH.md 8)
+# Per-cell helper for the rate studies (docs/theory.md §8)
 # ----------------------------------------------------------------------------------------------
 
 def student_critical_radius(student: str, X_or_n, *, b: float = 1.0, fit_intercept: bool = True,
@@ -670,8 +670,8 @@ def student_critical_radius(student: str, X_or_n, *, b: float = 1.0, fit_interce
 
     The class is the student class F itself, per output coordinate: F is a linear span, so
     :math:`\mathrm{star}(F - f_0) = F`, and a k-vector of such students has the same radius
-    in each coordinate (worst-coordinate convention of notes 1.6). ``b`` defaults to 1, the
-    scaling of notes 1.6; state any other choice with the results.
+    in each coordinate (worst-coordinate convention of theory §7). ``b`` defaults to 1, the
+    scaling of theory §7; state any other choice with the results.
 
     * ``"constant"``: :func:`constant_radius`, the exact :math:`b\,\mathbb E|S_n|/n
       \approx b\sqrt{2/(\pi n)}`; ``X_or_n`` may be n or the data (n rows); microseconds.
@@ -680,7 +680,7 @@ def student_critical_radius(student: str, X_or_n, *, b: float = 1.0, fit_interce
       ``X_or_n`` is the (n, d) data; with 200 draws about 1 ms at n = 10^3, 10 ms at
       10^4 and 0.1 s at 10^5 (sign draws and one pass over them).
 
-    MATH.md 8 writes the cross-fit term with :math:`\delta_{n/B}`: for it pass n // B (or
+    docs/theory.md §8 writes the cross-fit term with :math:`\delta_{n/B}`: for it pass n // B (or
     the rows of one fold) instead of n.
 
     Parameters

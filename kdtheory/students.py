@@ -1,4 +1,4 @@
-r"""Students fit to SEL pseudo-targets (MATH.md 4).
+r"""Students fit to SEL pseudo-targets (docs/theory.md §4).
 
 Under the squared-error logit loss the student minimises
 :math:`\frac1n \sum_i \tfrac12 \|f(x_i) - t_i\|^2` over its class, where the pseudo-targets

@@ -17,7 +17,7 @@
 # $f_0 = \arg\min_{f} E\,\ell(f(X), p_0(X))$, the *nuisance* is the Bayes probability
 # $p_0(x) = E[Y \mid X = x]$, and the teacher $\hat p$ is a plug-in estimate of it. A teacher
 # error $\hat p - p_0$ moves the student's target to first order. The loss correction
-# $\ell(f, \hat p) + \langle y - \hat p, \nabla_p \ell(f, \hat p)\rangle$ (MATH.md 3) removes
+# $\ell(f, \hat p) + \langle y - \hat p, \nabla_p \ell(f, \hat p)\rangle$ (theory §3) removes
 # that first-order effect: what is left is second order in the teacher error. We check this on
 # a single point $x$, exactly (the expectation over the label $y \sim p_0(x)$ is a sum of $k$
 # terms), for the squared-error logit loss (SEL) and the annealed cross-entropy (ACE).

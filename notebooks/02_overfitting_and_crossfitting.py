@@ -13,7 +13,7 @@
 # %% [markdown]
 # # 2. Teacher overfitting and cross-fitting
 #
-# **Claim** (MATH.md 5.2, 8). Vanilla distillation's error is controlled by the teacher's error
+# **Claim** (theory §5.2, 8). Vanilla distillation's error is controlled by the teacher's error
 # *on its own training points*, $\|\hat p - p_0\|_n^2$. An interpolating teacher has
 # $\hat p(x_i) = y_i$ there, so that error never shrinks and the vanilla student's error is
 # $\Omega(1)$. Cross-fitting queries each teacher only on points it never saw, where the same
@@ -107,7 +107,7 @@ for name, est in (("vanilla", vanilla), ("cross-fit", crossfit)):
 # Now the Monte Carlo study: for each n, many independent data sets; every method sees the
 # same data and the same teacher outputs (`kdtheory.montecarlo.run_study`). The plot shows the
 # mean error per method with 95% Monte Carlo bars, the predicted slope dashed, and in the
-# legend the fitted slope, its 95% CI and the verdict (MATH.md 6). The predictions are
+# legend the fitted slope, its 95% CI and the verdict (docs/theory.md §6). The predictions are
 # 0 (lower bound: vanilla does not decay), $-4/(4+d)$ for cross-fit and sample splitting
 # (upper bounds: at least this fast) and $-\min(1, 8/(4+d))$ for enhanced KD.
 

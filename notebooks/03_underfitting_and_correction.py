@@ -13,7 +13,7 @@
 # %% [markdown]
 # # 3. Teacher underfitting and loss correction
 #
-# **Claim** (MATH.md 5.1). A teacher with a bias of order $\lambda$ passes that bias to the
+# **Claim** (docs/theory.md §5.1). A teacher with a bias of order $\lambda$ passes that bias to the
 # student at first order: with a ridge teacher, $\lambda = n^{-1/4}$, the vanilla student's
 # error is $\Theta(\lambda^2) = \Theta(n^{-1/2})$, and cross-fitting does not help (the bias
 # is not overfitting). The orthogonal loss correction cancels the first-order term: the
@@ -58,7 +58,7 @@ for n in (100, 10_000, 1_000_000):
 # %% [markdown]
 # ## One draw, term by term
 #
-# For the constant student the fits are explicit (MATH.md 5.1):
+# For the constant student the fits are explicit (docs/theory.md §5.1):
 #
 # * vanilla: $\hat f = \log\bar y - \log(1+\lambda)$, a bias $-\log(1+\lambda) \approx -\lambda$
 #   in every class on top of the sampling error $\log\bar y - \log p_0 = O_p(n^{-1/2})$;

@@ -14,7 +14,7 @@
 # # 4. The bias-variance parameter alpha
 #
 # The orthogonal correction divides by the teacher: $t = \log\hat p + (y - \hat p)/\hat p$.
-# Where $\hat p$ is small the target is noisy. MATH.md 3 trades bias for variance with a
+# Where $\hat p$ is small the target is noisy. docs/theory.md §3 trades bias for variance with a
 # per-sample weight $\gamma$ in place of $1/\hat p$:
 #
 # $$t_\gamma = \log\hat p + \gamma\,(y - \hat p), \qquad
@@ -85,7 +85,7 @@ print(f"largest bias {max(bias):.3f} at alpha = {alpha_grid[int(np.argmax(bias))
 # The right panel is the problem: at $\alpha$ around 0.1 to 1 even a perfect teacher's
 # corrected target is off by about 0.55, because $E_y[\gamma(y)(y - p_0)] \neq 0$ when $\gamma$
 # depends on $y$. (At $\alpha = 0$ the correction is zero; at $\alpha = \infty$ it is
-# $E_y[(y - p_0)/p_0] = 0$.) This is a property of the per-sample rule of MATH.md 3, and the
+# $E_y[(y - p_0)/p_0] = 0$.) This is a property of the per-sample rule of docs/theory.md §3, and the
 # sweep below shows it in the student's error.
 #
 # ## Student error against alpha

@@ -14,11 +14,11 @@
 # # 5. The critical radius
 #
 # Every bound of the paper has a complexity term $\delta_n^2$ next to the teacher term
-# (MATH.md 8): vanilla $O(1/n + \|\hat p - p_0\|_n^2 + \delta_n^2)$, cross-fit
+# (docs/theory.md §8): vanilla $O(1/n + \|\hat p - p_0\|_n^2 + \delta_n^2)$, cross-fit
 # $O(1/n + \text{mean}_t\|\hat p^{(t)} - p_0\|_2^2 + \delta_{n/B}^2)$. $\delta_n$ is the
 # *critical radius* of the student class: the scale below which the class can fit noise.
 #
-# **Definition** (MATH.md 7). For a star-shaped class $G$ bounded by $b$, the localized
+# **Definition** (docs/theory.md §7). For a star-shaped class $G$ bounded by $b$, the localized
 # Rademacher complexity is
 # $R(\delta) = E\sup_{g \in G,\ \|g\|_n \le \delta} \frac1n\sum_i \varepsilon_i g(X_i)$ and
 # $\delta_n$ is the smallest $\delta > 0$ with $R(\delta) \le \delta^2/b$.

@@ -1,7 +1,7 @@
 r"""Student error against the bias-variance parameter alpha, from 0 to infinity, on both examples.
 
 Enhanced KD fits the student to :math:`t_\gamma = \log\hat p + \gamma(y - \hat p)` with the
-gamma rule of MATH.md 3,
+gamma rule of docs/theory.md §3,
 
 .. math:: \gamma_j = \frac{\alpha}{\hat p_j(\alpha + (y_j - \hat p_j)^2)},
 

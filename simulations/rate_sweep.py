@@ -10,7 +10,7 @@ Each study is one run of the package CLI (:func:`kdtheory.rates.main`, i.e.
 and the sweep adds
 
 * ``slopes.csv``: one row per (study, method) with the fitted and the predicted slope
-  (MATH.md 6: vanilla 0 (lower), cross-fit :math:`-4/(4+d)` (upper), enhanced
+  (docs/theory.md §6: vanilla 0 (lower), cross-fit :math:`-4/(4+d)` (upper), enhanced
   :math:`-\min(1, 8/(4+d))` (upper) on ``overfit``; -1/2, -1/2, -1 on ``underfit``);
 * ``slopes_vs_d.png``: the fitted cross-fit and enhanced slopes of ``overfit`` against d, with
   the predicted curves.

@@ -1,4 +1,4 @@
-"""The bound decomposition of rate studies (MATH.md 8): terms, limits, ratio."""
+"""The bound decomposition of rate studies (docs/theory.md §8): terms, limits, ratio."""
 
 import numpy as np
 import pytest

@@ -80,3 +80,57 @@ def test_missing_distributed_names_the_extra(how, monkeypatch, capsys):
     assert exc.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "kdtheory[dask]" in lines[0], lines
+
+
+def test_a_worker_killed_mid_study_loses_nothing(tmp_path):
+    """A real cluster (a scheduler and two worker processes on 127.0.0.1); one worker is
+    SIGKILLed once some cells are stored; the study finishes with the one-process records."""
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    pytest.importorskip("distributed", reason=NO_DASK)
+    from distributed import Client
+
+    grid = {"sample_sizes": [20000, 40000, 80000], "n_replications": 4}
+    file = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
+                               "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(file)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(file.read_text())["address"]
+        procs += [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker",
+                                    address, "--nthreads", "1", "--no-nanny",
+                                    "--host", "127.0.0.1", "--no-dashboard"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                  for _ in range(2)]
+        with Client(address) as client:
+            client.wait_for_workers(2, timeout=60)
+        cache = tmp_path / "cache"
+        killed = []
+
+        def kill_a_worker_after_two_cells():
+            while len(list(cache.glob("*/n*_r*.json"))) < 2 and time.monotonic() < deadline + 120:
+                time.sleep(0.02)
+            procs[1].send_signal(signal.SIGKILL)
+            killed.append(len(list(cache.glob("*/n*_r*.json"))))
+
+        killer = threading.Thread(target=kill_a_worker_after_two_cells)
+        killer.start()
+        remote = run_study("underfit", seed=2, scheduler=address, cache_dir=cache,
+                           progress=False, **grid)
+        killer.join()
+        assert procs[1].wait(timeout=10) == -signal.SIGKILL
+        assert 2 <= killed[0] < 12, "the worker was not killed mid-study"
+        local = run_study("underfit", seed=2, n_jobs=1, progress=False, **grid)
+        assert json.dumps(_strip(remote.records)) == json.dumps(_strip(local.records))
+        assert not remote.failures and len(remote.records) == 48
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()

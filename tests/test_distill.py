@@ -93,7 +93,7 @@ def test_crossfit_teachers_are_clones():
     assert not hasattr(teacher, "proba_")
 
 
-# --- The underfitting closed forms (MATH.md 5.1) ------------------------------------------
+# --- The underfitting closed forms (docs/theory.md §5.1) ------------------------------------------
 
 def _underfit_sample(seed, n):
     rng = np.random.default_rng(seed)

@@ -1,4 +1,4 @@
-"""Critical radii: the property tests of notes/critical-radius.md section 3.
+"""Critical radii: the property tests of docs/theory.md §7.
 
 Most checks are deterministic inequalities: exact enumeration of all sign vectors (n <= 12) or
 common random numbers (the same integer seed gives every estimator the same sign draws).
@@ -46,7 +46,7 @@ def _log_slope(x, y):
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
-# --- the Numba kernel and the star-hull lemma (notes 2.0) -------------------------------------
+# --- the Numba kernel and the star-hull lemma (theory §7) -------------------------------------
 
 @given(seed=seeds, B=st.integers(1, 30), M=st.integers(1, 20), delta=st.floats(1e-3, 10.0),
        absval=st.booleans())
@@ -72,7 +72,7 @@ def test_star_hull_lemma_against_a_grid_over_r(seed, M, delta):
     assert np.all(lemma - brute <= np.abs(S).max() / 2000 + 1e-12)
 
 
-# --- 1. ratio monotonicity, 2. interval property and solvers (notes 2d) -----------------------
+# --- 1. ratio monotonicity, 2. interval property and solvers (theory §7.1) -----------------------
 
 @given(seed=seeds, M=st.integers(1, 8), n=small_n, method=st.sampled_from(["mc", "exact"]),
        absval=st.booleans())
@@ -171,7 +171,7 @@ def test_exact_complexity_is_invariant_under_permuting_the_sample(seed, M, n, de
                                                                                    rel=1e-12)
 
 
-# --- 4. linear and constant classes (notes 2a) ------------------------------------------------
+# --- 4. linear and constant classes (theory §7.2) ------------------------------------------------
 
 @given(seed=seeds, n=st.integers(2, MAX_EXACT_N), D=st.integers(1, 4), b=bs)
 def test_linear_class_is_the_hat_matrix_closed_form(seed, n, D, b):
@@ -235,7 +235,7 @@ def test_constant_class_asymptotics():
         constant_radius(500).value, rel=1e-8)
 
 
-# --- kernel class (notes 2b) ------------------------------------------------------------------
+# --- kernel class (theory §7.2) ------------------------------------------------------------------
 
 @given(seed=seeds, J=st.integers(1, 40), n=st.integers(1, 10**4), b=bs,
        kappa=st.floats(0.1, 4.0), zeros=st.integers(0, 3), ties=st.booleans())
@@ -269,7 +269,7 @@ def test_polynomial_eigenvalue_decay_gives_the_nonparametric_rate(s):
     sizes = np.logspace(2, 6, 9)
     values = [kernel_radius(mu, n=int(n)).value for n in sizes]
     assert _log_slope(sizes, values) == approx(-s / (2 * s + 1), abs=0.03)
-    assert np.all(np.diff(values) < 0)                    # non-increasing in n (notes 3.7)
+    assert np.all(np.diff(values) < 0)                    # non-increasing in n (theory §7)
 
 
 @given(seed=seeds, J=st.integers(1, 30), n=st.integers(1, 10**4), R_H=st.floats(0.1, 10.0))
@@ -299,7 +299,7 @@ def test_scaling_the_class_and_b_together(seed, M, n, b, c):
     base = finite_class_radius(G, b, method="exact").value
     assert finite_class_radius(c * G, c * b, method="exact").value == approx(
         c * base, rel=1e-8)
-    if c >= 1:  # the b-scaling lemma (notes 2d)
+    if c >= 1:  # the b-scaling lemma (theory §7.1)
         scaled = finite_class_radius(G, c * b, method="exact").value
         assert math.sqrt(c) * base * (1 - 1e-9) <= scaled <= c * base * (1 + 1e-9)
 
@@ -338,10 +338,10 @@ def test_absolute_value_version_is_within_a_factor_two(seed, M, n, b):
         finite_class_radius(symmetric, b, absval=True, method="exact").value, rel=1e-9)
 
 
-# --- SEL loss-difference class (notes 2c) -----------------------------------------------------
+# --- SEL loss-difference class (theory §7) -----------------------------------------------------
 
 def _overfit_residual(n, seed):
-    """e = f0 - log p0(X) for the overfitting example's p0 with d = 2 (MATH.md 5.2)."""
+    """e = f0 - log p0(X) for the overfitting example's p0 with d = 2 (docs/theory.md §5.2)."""
     rng = np.random.default_rng(seed)
 
     def log_p0(x):
