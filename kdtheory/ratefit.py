@@ -86,22 +86,20 @@ def mean_and_se(errors) -> tuple:
         raise ValueError(f"need at least 2 replicate errors, got {e.size}")
     if not np.all(np.isfinite(e)):
         raise ValueError("replicate errors must be finite")
-    return float(e.mean()), float(e.std(ddof=1) / np.sqrt(e.size)), float(np.median(e))
+    mean, se = e.mean(), e.std(ddof=1) / np.sqrt(e.size)
+    if not np.isfinite(se):  # the squares overflowed: the same statistics on a scaled copy
+        scale = float(np.max(np.abs(e)))
+        mean, se = scale * np.mean(e / scale), scale * np.std(e / scale, ddof=1) / np.sqrt(e.size)
+    if not (np.isfinite(mean) and np.isfinite(se)):
+        raise ValueError("replicate errors overflow float64")
+    return float(mean), float(se), float(np.median(e))
 
 
 def fit_slope(sample_sizes, means, ses) -> SlopeFit:
     """Weighted least-squares fit of log(mean) on log(n) (see the module docstring)."""
     import statsmodels.api as sm
 
-    n = np.asarray(sample_sizes, dtype=np.float64)
-    m = np.asarray(means, dtype=np.float64)
-    s = np.asarray(ses, dtype=np.float64)
-    if n.shape != m.shape or m.shape != s.shape or n.ndim != 1:
-        raise ValueError("sample_sizes, means and ses must be 1-D arrays of one length")
-    if n.size < 2:
-        raise ValueError(f"need at least 2 sample sizes to fit a slope, got {n.size}")
-    if np.any(m <= 0) or not np.all(np.isfinite(m)):
-        raise ValueError(f"mean errors must be positive and finite to take logs, got {m}")
+    n, m, s = _check_series(sample_sizes, means, ses)
     var_log = np.maximum((s / m) ** 2, 1e-300)
     design = sm.add_constant(np.log(n))
     y = np.log(m)
@@ -128,11 +126,31 @@ def fit_slope(sample_sizes, means, ses) -> SlopeFit:
                     int(n.size), df)
 
 
+def _check_series(sample_sizes, means, ses):
+    """Sizes, means and SEs as float arrays: 1-D, one length >= 2, sizes increasing and
+    positive, means positive and finite (logs are taken), SEs finite and >= 0."""
+    try:
+        n, m, s = (np.asarray(v, dtype=np.float64) for v in (sample_sizes, means, ses))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"sample_sizes, means and ses must be numeric arrays: {exc}") from None
+    if n.shape != m.shape or m.shape != s.shape or n.ndim != 1:
+        raise ValueError("sample_sizes, means and ses must be 1-D arrays of one length")
+    if n.size < 2:
+        raise ValueError(f"need at least 2 sample sizes to fit a slope, got {n.size}")
+    if not (np.all(np.isfinite(n)) and np.all(n > 0) and np.all(np.diff(n) > 0)):
+        raise ValueError(f"sample_sizes must be positive, finite and increasing, got {n}")
+    if np.any(m <= 0) or not np.all(np.isfinite(m)):
+        raise ValueError(f"mean errors must be positive and finite to take logs, got {m}")
+    if np.any(s < 0) or not np.all(np.isfinite(s)):
+        raise ValueError(f"standard errors must be finite and >= 0, got {s}")
+    return n, m, s
+
+
 def local_slopes(sample_sizes, means, ses) -> tuple:
     """Slopes between neighbouring sizes and their delta-method standard errors."""
-    n = np.log(np.asarray(sample_sizes, dtype=np.float64))
-    m = np.asarray(means, dtype=np.float64)
-    v = (np.asarray(ses, dtype=np.float64) / m) ** 2
+    n, m, s = _check_series(sample_sizes, means, ses)
+    n = np.log(n)
+    v = (s / m) ** 2
     dx = np.diff(n)
     return np.diff(np.log(m)) / dx, np.sqrt(v[1:] + v[:-1]) / dx
 
