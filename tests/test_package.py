@@ -44,3 +44,10 @@ def test_one_version_source():
 def test_ci_runs_the_linter():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "ruff check ." in ci
+
+
+def test_the_notebooks_extra_opens_them_in_jupyter():
+    """One install opens the notebooks: the extra brings a Jupyter front end and jupytext."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    extra = re.search(r"^notebooks = \[(.*?)\]", pyproject, re.M | re.S).group(1)
+    assert '"notebook>=' in extra and '"jupytext>=' in extra and '"ipykernel>=' in extra
