@@ -81,6 +81,9 @@ class Example:
     quick_sample_sizes: tuple
     quick_replications: int
     validate: Callable = field(default=lambda params: params)
+    check_sizes: Callable = field(default=lambda params, n_min: None)
+    """(params, smallest sample size) -> None, or ValueError when the grid does not suit the
+    parameters (checked once, by :meth:`kdtheory.spec.StudySpec.create`)."""
     cell_cost: Callable = field(default=lambda n, params: (1000.0 * n, 3e-5 * n))
     """(n, params) -> (peak bytes, seconds) of one cell, a rough model for planning a study
     (:mod:`kdtheory.plan`), calibrated on the 2-core development machine."""
@@ -280,6 +283,90 @@ register(Example(
     quick_replications=30,
     validate=_overfit_validate,
     # Measured (d = 1, 2, 5): 500-700 bytes per row; 0.14-0.18 s at n = 1e4, 3-5 s at 1e5 (d <= 2).
+    cell_cost=lambda n, params: (150.0 * (params["d"] + 2) * n,
+                                 1.5e-5 * n * max(1.0, n / 1e4) ** 0.35),
+))
+
+
+# --- 5.3 Teacher overfitting without a boundary -----------------------------------------------
+
+def torus_c_h(d: int) -> float:
+    r"""Default bandwidth constant of the torus teacher, :math:`h = c_h m^{-1/(4+d)}`.
+
+    0.5 for d <= 2 and 0.75 for 3 <= d <= 5 (docs/theory.md §5.3); beyond d = 5 we keep 0.75:
+    h then stays below 1/2, where the minimum image is unambiguous, for every teacher training
+    size m > 1.5^(4+d) (m > 130 at d = 8), which :func:`_torus_check_sizes` enforces.
+    """
+    return 0.5 if d <= 2 else 0.75
+
+
+def torus_f0(amplitude: float) -> float:
+    r""":math:`f_{0,j} = E\log(\tfrac12 \pm A\sin 2\pi X_1) = \log\frac{1/2 + \sqrt{1/4 - A^2}}{2}`
+    for both classes: :math:`\frac1{2\pi}\int_0^{2\pi}\log(a + b\sin\theta)\,d\theta
+    = \log\frac{a + \sqrt{a^2 - b^2}}{2}` with a = 1/2, b = A (docs/theory.md §5.3)."""
+    return float(np.log((0.5 + np.sqrt(0.25 - amplitude**2)) / 2))
+
+
+def _torus_p1(X, params):
+    return 0.5 + params["amplitude"] * np.sin(2 * np.pi * X[:, 0])
+
+
+def _torus_validate(params):
+    d = check_int(params["d"], "d", minimum=1)
+    amplitude = check_positive(params["amplitude"], "amplitude")
+    if not amplitude < 0.5:
+        raise ValueError(f"amplitude must lie in (0, 0.5), got {amplitude}")
+    c_h = torus_c_h(d) if params["c_h"] is None else check_positive(params["c_h"], "c_h")
+    a = d / 4 if params["a"] is None else check_positive(params["a"], "a")
+    if not a < d / 2:
+        raise ValueError(f"a must lie in (0, d/2) = (0, {d / 2}), got {a}")
+    return {**params, "d": d, "amplitude": amplitude, "c_h": c_h}
+
+
+def _torus_check_sizes(params, n_min):
+    """The smallest teacher (sample splitting: n/2 points) must have h < 1/2."""
+    m = n_min // 2
+    h = params["c_h"] * m ** (-1.0 / (4 + params["d"]))
+    if not h < 0.5:
+        raise ValueError(f"the torus teacher's bandwidth at n = {n_min} is "
+                         f"h = {h:.3f} >= 1/2 (half the torus); use n >= "
+                         f"{2 * int(np.ceil((2 * params['c_h']) ** (4 + params['d'])))} "
+                         f"or a smaller c_h")
+
+
+def _torus_sample(n, params, rng):
+    X = rng.uniform(size=(n, params["d"]))
+    labels = (rng.uniform(size=n) < _torus_p1(X, params)).astype(np.int64)
+    return X, labels
+
+
+def _torus_teacher(params):
+    from .teachers import NadarayaWatsonTeacher
+
+    return NadarayaWatsonTeacher(a=params["a"], c_h=params["c_h"], kernel="singular",
+                                 fallback=params["fallback"], n_classes=2, boxsize=1.0)
+
+
+register(Example(
+    name="torus",
+    example_id=3,
+    description="Teacher overfitting without a boundary: periodic interpolating Nadaraya-Watson "
+                "teacher on the flat torus [0,1)^d, p0 = 1/2 +- A sin(2 pi x_1), constant SEL "
+                "student (docs/theory.md §5.3).",
+    defaults={**_COMMON, "d": 2, "a": None, "c_h": None, "fallback": "prior",
+              "amplitude": 0.35},
+    sample=_torus_sample,
+    p0=lambda X, params: np.column_stack([1 - _torus_p1(X, params), _torus_p1(X, params)]),
+    f0=lambda params: np.full(2, torus_f0(params["amplitude"])),
+    make_teacher=_torus_teacher,
+    predictions=_overfit_predictions,
+    min_n=50,
+    sample_sizes=(500, 1000, 2000, 4000, 8000, 16000, 32000),
+    replications=40,
+    quick_sample_sizes=(250, 500, 1000, 2000, 4000),
+    quick_replications=30,
+    validate=_torus_validate,
+    check_sizes=_torus_check_sizes,
     cell_cost=lambda n, params: (150.0 * (params["d"] + 2) * n,
                                  1.5e-5 * n * max(1.0, n / 1e4) ** 0.35),
 ))

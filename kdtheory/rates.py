@@ -69,7 +69,7 @@ def _sizes(text):
     return [int(v) for v in values]
 
 
-EXAMPLE_PARAMS = ("d", "a", "c_h", "p0", "clip", "n_folds", "enhanced_alpha")
+EXAMPLE_PARAMS = ("d", "a", "c_h", "p0", "amplitude", "clip", "n_folds", "enhanced_alpha")
 """Example parameters settable from the command line, as ``--d``, ``--a``, ``--c-h``, ..."""
 
 
@@ -78,9 +78,9 @@ def _defaults(name):
     values = []
     for ex in EXAMPLES.values():
         if name in ex.defaults:
-            value = ex.resolve()[name]
-            if name == "a" and value is None:
-                value = "d/4"
+            value = ex.defaults[name]
+            if value is None:  # resolved from d
+                value = {"a": "d/4", "c_h": "0.5 for d <= 2, else 0.75"}[name]
             values.append(f"{ex.name} {value}")
     return "default: " + "; ".join(values)
 
@@ -109,6 +109,9 @@ def build_parser():
     ex.add_argument("--c-h", type=float,
                     help=f"bandwidth constant of the Nadaraya-Watson teacher, "
                          f"h = c_h n^(-1/(4+d)) ({_defaults('c_h')})")
+    ex.add_argument("--amplitude", type=float,
+                    help=f"A in p0 = 1/2 +- A sin(2 pi x_1) of the torus example, in (0, 1/2) "
+                         f"({_defaults('amplitude')})")
     ex.add_argument("--clip", type=float,
                     help=f"teacher probabilities are clipped to [clip, 1] before logs and "
                          f"divisions, clip in (0, 0.5) ({_defaults('clip')})")

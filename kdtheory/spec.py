@@ -95,6 +95,10 @@ class StudySpec:
         if resolved["n_folds"] > sizes[0]:
             raise SpecError("n_folds", f"n_folds must be <= the smallest sample size "
                                        f"{sizes[0]}, got {resolved['n_folds']}")
+        try:
+            ex.check_sizes(resolved, sizes[0])
+        except ValueError as exc:
+            raise SpecError("sample_sizes", str(exc)) from None
         return cls(ex.name, resolved, tuple(sizes), reps, seed)
 
     @property

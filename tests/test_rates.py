@@ -124,4 +124,4 @@ def test_cli_usage_error_from_a_real_process():
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "python -m kdtheory.rates: error: unknown example 'nope'; choose from "
-        "['overfit', 'underfit']"]
+        "['overfit', 'torus', 'underfit']"]
