@@ -24,6 +24,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -235,10 +236,13 @@ def run_study(example, params=None, *, sample_sizes=None, n_replications=None, s
     meter = Progress(len(tasks), sum(n for n, _ in tasks), enabled=progress)
     meter.update(len(results), sum(n for n, _ in results), timed=False)
     tic = time.perf_counter()
-    # Largest cells first: better load balance and an honest ETA early on.
-    todo.sort(key=lambda t: -t[0])
-    cells = finished_cells(cell_task, spec, todo, backend=backend, n_jobs=n_jobs,
-                           scheduler=scheduler)
+    # The smallest cell runs here first, so that Numba compiles (or loads) the kernels once;
+    # the workers then load them from the on-disk cache instead of all compiling at once.
+    # Then the largest cells first: better load balance and an honest ETA early on.
+    first = [min(todo)] if todo else []
+    rest = sorted(set(todo) - set(first), key=lambda t: (-t[0], t[1]))
+    cells = _cells_in_order(spec, first, rest, meter, backend=backend, n_jobs=n_jobs,
+                            scheduler=scheduler)
     try:
         with contextlib.closing(cells):
             for n, r, records in cells:
@@ -277,6 +281,23 @@ def run_study(example, params=None, *, sample_sizes=None, n_replications=None, s
         **git_revision(),
     }
     return StudyResult(spec, records, metadata)
+
+
+def _cells_in_order(spec, first, rest, meter, **backend):
+    """Yield the cells of ``first`` computed in this process, then those of ``rest`` from the
+    backend. Past one second the progress line says why the first cell can be slow (a first
+    run compiles the Numba kernels). Closing the generator closes the backend."""
+    for n, r in first:
+        timer = threading.Timer(1.0, meter.note, args=(
+            "first cell: compiling the Numba kernels (first run after installing only; "
+            "cached afterwards) ...",))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield cell_task(spec, n, r)
+        finally:
+            timer.cancel()
+    yield from finished_cells(cell_task, spec, rest, **backend)
 
 
 def _open_cache(cache_dir, key):

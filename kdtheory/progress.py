@@ -38,6 +38,13 @@ class Progress:
             self.stream.flush()
             self.last, self.shown = now, True
 
+    def note(self, text):
+        """Show a one-line status on the progress line (e.g. what a slow first cell waits for)."""
+        if self.enabled:
+            self.stream.write(f"\r{text} ")
+            self.stream.flush()
+            self.shown = True
+
     def close(self):
         if self.shown:
             self.stream.write("\n")
