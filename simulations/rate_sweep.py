@@ -1,4 +1,5 @@
-r"""Rate studies of both lower-bound examples: ``overfit`` for d in {1, 2, 4, 8}, and ``underfit``.
+r"""Rate studies of the lower-bound examples: ``overfit`` for d in {1, 2, 4, 8}, ``torus`` for d in
+{1, 2, 5}, and ``underfit``.
 
 Each study is one run of the package CLI (:func:`kdtheory.rates.main`, i.e.
 :func:`kdtheory.montecarlo.run_study` -> :func:`kdtheory.results.summarize` ->
@@ -12,8 +13,8 @@ and the sweep adds
 * ``slopes.csv``: one row per (study, method) with the fitted and the predicted slope
   (docs/theory.md §6: vanilla 0 (lower), cross-fit :math:`-4/(4+d)` (upper), enhanced
   :math:`-\min(1, 8/(4+d))` (upper) on ``overfit``; -1/2, -1/2, -1 on ``underfit``);
-* ``slopes_vs_d.png``: the fitted cross-fit and enhanced slopes of ``overfit`` against d, with
-  the predicted curves.
+* ``slopes_vs_d.png``: the fitted cross-fit and enhanced slopes of ``overfit`` (dots) and
+  ``torus`` (squares) against d, with the predicted curves.
 
 Commands (2 cores, shared machine)::
 
@@ -21,7 +22,8 @@ Commands (2 cores, shared machine)::
                                                      # example grids (overfit: n = 500..32000,
                                                      # 40 replications; underfit: n = 300..10^5,
                                                      # 200 replications)
-    python simulations/rate_sweep.py --quick --out /tmp/sweep   # the examples' quick grids, ~40 s
+    python simulations/rate_sweep.py --quick --out /tmp/sweep   # the examples' quick grids
+    python simulations/rate_sweep.py --examples torus            # only the torus studies
 
 Cells are independent and seeded by (example, n, replication), so ``--cache-dir`` makes an
 interrupted sweep resume where it stopped, and ``--scheduler tcp://HOST:PORT`` runs them on a
@@ -39,7 +41,8 @@ import sys
 from kdtheory import rates
 from kdtheory.results import StudySummary
 
-DIMENSIONS = (1, 2, 4, 8)
+DIMENSIONS = {"overfit": (1, 2, 4, 8), "torus": (1, 2, 5)}
+EXAMPLES = ("overfit", "torus", "underfit")
 SLOPE_COLUMNS = ("study", "example", "d", "method", "slope", "slope_se", "ci_low", "ci_high",
                  "predicted_slope", "kind", "verdict", "replications", "n_min", "n_max")
 
@@ -101,20 +104,23 @@ def plot_slopes_vs_d(rows: list[dict]):
     grid = np.linspace(1, 8, 100)
     predicted = {"crossfit": -4 / (4 + grid), "enhanced": -np.minimum(1, 8 / (4 + grid))}
     for offset, method in ((-0.08, "crossfit"), (0.08, "enhanced")):
-        sel = [r for r in rows if r["example"] == "overfit" and r["method"] == method]
-        d = np.array([float(r["d"]) for r in sel])
-        slope = np.array([float(r["slope"]) for r in sel])
-        err = np.array([[s - float(r["ci_low"]) for s, r in zip(slope, sel)],
-                        [float(r["ci_high"]) - s for s, r in zip(slope, sel)]])
-        ax.errorbar(d + offset, slope, yerr=err, fmt="o", capsize=3, color=COLORS[method],
-                    label=f"{method}: fitted slope (95% CI)")
+        for example, marker, shift in (("overfit", "o", 0.0), ("torus", "s", 0.16)):
+            sel = [r for r in rows if r["example"] == example and r["method"] == method]
+            if not sel:
+                continue
+            d = np.array([float(r["d"]) for r in sel])
+            slope = np.array([float(r["slope"]) for r in sel])
+            err = np.array([[s - float(r["ci_low"]) for s, r in zip(slope, sel)],
+                            [float(r["ci_high"]) - s for s, r in zip(slope, sel)]])
+            ax.errorbar(d + offset + shift, slope, yerr=err, fmt=marker, capsize=3,
+                        color=COLORS[method], label=f"{method}, {example}: fitted (95% CI)")
         ax.plot(grid, predicted[method], "--", color=COLORS[method],
                 label=f"{method}: predicted (upper bound on the slope)")
     ax.axhline(0.0, color=COLORS["vanilla"], ls=":", label="vanilla: predicted 0 (no decay)")
     ax.set_ylim(-2.0, 0.5)
     ax.set_xlabel("dimension d")
     ax.set_ylabel("slope of log mean error vs log n")
-    ax.set_title("overfit example: fitted rates against d", fontsize=10)
+    ax.set_title("teacher overfitting (cube and torus): fitted rates against d", fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -126,8 +132,11 @@ def build_parser():
     p.add_argument("--quick", action="store_true", help="the examples' quick grids")
     p.add_argument("--replications", type=int, default=None,
                    help="override the examples' number of replications")
-    p.add_argument("--dims", type=int, nargs="+", default=list(DIMENSIONS),
-                   help="dimensions d of the overfit example")
+    p.add_argument("--examples", nargs="+", choices=EXAMPLES, default=list(EXAMPLES),
+                   help="which examples to run (default: all)")
+    p.add_argument("--dims", type=int, nargs="+", default=None,
+                   help="dimensions d of the overfit and torus examples (default: overfit "
+                        "1 2 4 8, torus 1 2 5)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"),
                    help="output directory")
     p.add_argument("--n-jobs", type=int, default=os.cpu_count() or 1, help="joblib workers")
@@ -145,7 +154,10 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     os.makedirs(args.out, exist_ok=True)
     rows, failures = [], 0
-    for example, d in [("overfit", d) for d in args.dims] + [("underfit", None)]:
+    studies = [(example, d) for example in args.examples
+               for d in ((args.dims or DIMENSIONS[example]) if example in DIMENSIONS
+                         else (None,))]
+    for example, d in studies:
         summary = run_one(example, d, args.out, quick=args.quick,
                           replications=args.replications, n_jobs=args.n_jobs,
                           seed=args.seed, cache_dir=args.cache_dir, scheduler=args.scheduler)

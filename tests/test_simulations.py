@@ -31,8 +31,8 @@ def read_csv(path):
 
 def test_rate_sweep_quick(tmp_path):
     rate_sweep = load("rate_sweep")
-    argv = ["--quick", "--dims", "2", "--replications", "8", "--n-jobs", "1",
-            "--out", str(tmp_path)]
+    argv = ["--quick", "--examples", "overfit", "underfit", "--dims", "2", "--replications",
+            "8", "--n-jobs", "1", "--out", str(tmp_path)]
     assert rate_sweep.main(argv) == 0
     for study in ("overfit_d2", "underfit"):
         assert (tmp_path / f"rates_{study}.png").stat().st_size > 10_000
