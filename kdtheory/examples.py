@@ -244,11 +244,26 @@ def _overfit_sample(n, params, rng):
     return X, labels
 
 
-def _overfit_teacher(params):
+def _nw_teacher(params, boxsize=None):
+    """The interpolating singular-kernel Nadaraya-Watson teacher of the overfitting examples."""
     from .teachers import NadarayaWatsonTeacher
 
     return NadarayaWatsonTeacher(a=params["a"], c_h=params["c_h"], kernel="singular",
-                                 fallback=params["fallback"], n_classes=2)
+                                 fallback=params["fallback"], n_classes=2,
+                                 **({} if boxsize is None else {"boxsize": boxsize}))
+
+
+NW_STUDY = {
+    "min_n": 50,
+    "sample_sizes": (500, 1000, 2000, 4000, 8000, 16000, 32000),
+    "replications": 40,
+    "quick_sample_sizes": (250, 500, 1000, 2000, 4000),
+    "quick_replications": 30,
+    # Measured (d = 1, 2, 5): 500-700 bytes per row; 0.14-0.18 s at n = 1e4, 3-5 s at 1e5.
+    "cell_cost": lambda n, params: (150.0 * (params["d"] + 2) * n,
+                                    1.5e-5 * n * max(1.0, n / 1e4) ** 0.35),
+}
+"""Grid, replications and cost model shared by the two Nadaraya-Watson examples."""
 
 
 def _overfit_predictions(params):
@@ -274,17 +289,10 @@ register(Example(
     p0=lambda X, params: np.column_stack([1 - overfit_p1(X, params["p0"]),
                                           overfit_p1(X, params["p0"])]),
     f0=lambda params: np.asarray(overfit_f0(params["d"], params["p0"])),
-    make_teacher=_overfit_teacher,
+    make_teacher=_nw_teacher,
     predictions=_overfit_predictions,
-    min_n=50,
-    sample_sizes=(500, 1000, 2000, 4000, 8000, 16000, 32000),
-    replications=40,
-    quick_sample_sizes=(250, 500, 1000, 2000, 4000),
-    quick_replications=30,
     validate=_overfit_validate,
-    # Measured (d = 1, 2, 5): 500-700 bytes per row; 0.14-0.18 s at n = 1e4, 3-5 s at 1e5 (d <= 2).
-    cell_cost=lambda n, params: (150.0 * (params["d"] + 2) * n,
-                                 1.5e-5 * n * max(1.0, n / 1e4) ** 0.35),
+    **NW_STUDY,
 ))
 
 
@@ -340,13 +348,6 @@ def _torus_sample(n, params, rng):
     return X, labels
 
 
-def _torus_teacher(params):
-    from .teachers import NadarayaWatsonTeacher
-
-    return NadarayaWatsonTeacher(a=params["a"], c_h=params["c_h"], kernel="singular",
-                                 fallback=params["fallback"], n_classes=2, boxsize=1.0)
-
-
 register(Example(
     name="torus",
     example_id=3,
@@ -358,15 +359,9 @@ register(Example(
     sample=_torus_sample,
     p0=lambda X, params: np.column_stack([1 - _torus_p1(X, params), _torus_p1(X, params)]),
     f0=lambda params: np.full(2, torus_f0(params["amplitude"])),
-    make_teacher=_torus_teacher,
+    make_teacher=functools.partial(_nw_teacher, boxsize=1.0),
     predictions=_overfit_predictions,
-    min_n=50,
-    sample_sizes=(500, 1000, 2000, 4000, 8000, 16000, 32000),
-    replications=40,
-    quick_sample_sizes=(250, 500, 1000, 2000, 4000),
-    quick_replications=30,
     validate=_torus_validate,
     check_sizes=_torus_check_sizes,
-    cell_cost=lambda n, params: (150.0 * (params["d"] + 2) * n,
-                                 1.5e-5 * n * max(1.0, n / 1e4) ** 0.35),
+    **NW_STUDY,
 ))
