@@ -12,6 +12,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SIMULATIONS = Path(__file__).resolve().parent.parent / "simulations"
@@ -67,17 +68,43 @@ def test_alpha_sweep_quick(tmp_path):
 
 def test_tabular_quick(tmp_path):
     tabular = load("tabular")
-    argv = ["--quick", "--n-folds", "3", "--n-jobs", "1", "--out", str(tmp_path)]
-    assert tabular.main(argv) == 0
-    assert (tmp_path / "tabular_breast_cancer.png").stat().st_size > 10_000
-    rows = read_csv(tmp_path / "tabular_breast_cancer.csv")
+    for protocol in ("authors", "fair"):
+        argv = ["--quick", "--data", "magic", "--protocol", protocol, "--n-jobs", "1",
+                "--out", str(tmp_path)]
+        assert tabular.main(argv) == 0
+    assert (tmp_path / "tabular_magic.png").stat().st_size > 10_000
+    rows = read_csv(tmp_path / "tabular_magic.csv")
     assert tuple(rows[0]) == tabular.COLUMNS
-    assert {r["method"] for r in rows} == {"teacher", *tabular.METHODS}
+    by = {(r["protocol"], r["method"], int(r["n_trees"])): r for r in rows}
+    assert {m for p, m, _ in by if p == "authors"} == set(tabular.METHODS) - {"vanilla_p"}
+    assert {m for p, m, _ in by if p == "fair"} == set(tabular.METHODS)
     for r in rows:
-        assert 0.5 < float(r["auc_mean"]) <= 1.0
-        assert int(r["repetitions"]) == 2
-    tuned = [float(r["alpha_mean"]) for r in rows if r["method"] == "enhanced"]
-    assert all(a >= 0 for a in tuned)
+        assert 0.5 < float(r["mean"]) <= 1.0 and r["metric"] == "auc"
+        single = r["method"] == "teacher" and r["protocol"] == "authors"
+        assert int(r["n_repeats"]) == (1 if single else 2)
+    diffs = read_csv(tmp_path / "tabular_magic_fair_diffs.csv")
+    assert tuple(diffs[0]) == tabular.DIFF_COLUMNS
+    for d in diffs:
+        assert float(d["ci_low"]) <= float(d["mean_diff"]) <= float(d["ci_high"])
+    meta = json.loads((tmp_path / "tabular_magic.json").read_text())
+    assert set(meta) == {"authors", "fair"}
+    assert meta["authors"]["seed"] == 2357 and "scikit-learn" in meta["authors"]["versions"]
+    assert set(meta["authors"]["c_chosen"]) == {"1", "3"}
+    # rerunning one protocol replaces its rows only
+    assert tabular.main(["--quick", "--data", "magic", "--n-jobs", "1", "--out",
+                         str(tmp_path)]) == 0
+    assert len(read_csv(tmp_path / "tabular_magic.csv")) == len(rows)
+
+
+def test_tabular_targets():
+    tabular = load("tabular")
+    Z = np.array([[1.0, 0.0], [0.0, 0.9], [1.0, 0.5]])
+    np.testing.assert_allclose(tabular.student_target("log", Z), np.log([1 / 500, 0.9, 0.5]))
+    np.testing.assert_array_equal(tabular.student_target("labels", Z), Z[:, 0])
+    # c -> 0: the cross-fit target p; c -> inf: the labels
+    np.testing.assert_allclose(tabular.student_target("enhanced", Z, 1e-12), Z[:, 1], atol=1e-9)
+    np.testing.assert_allclose(tabular.student_target("enhanced", Z, 1e12), Z[:, 0], atol=1e-9)
+    np.testing.assert_allclose(tabular.student_target("enhanced", Z, 1.0)[2], 0.5 + 0.8 * 0.5)
 
 
 def test_tabular_offline_message(tmp_path, monkeypatch, capsys):
@@ -91,3 +118,20 @@ def test_tabular_offline_message(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "MagicTelescope" in err and "offline" in err
     assert not list(tmp_path.iterdir())
+
+
+def test_augmentation_quick(tmp_path):
+    augmentation = load("augmentation")
+    assert augmentation.main(["--quick", "--n-jobs", "1", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "augmentation_magic.png").stat().st_size > 10_000
+    rows = read_csv(tmp_path / "augmentation_magic.csv")
+    assert tuple(rows[0]) == augmentation.COLUMNS
+    sweep = {(r["labels"], int(r["m"]), int(r["n_trees"])) for r in rows
+             if r["study"] == "m_sweep"}
+    assert sweep == {(lab, f * 200, t) for lab in ("kd", "hard") for f in (0, 1, 5, 10)
+                     for t in (1, 3)}
+    scores = {r["generator"]: float(r["mean"]) for r in rows if r["study"] == "score"}
+    assert set(scores) == set(augmentation.GENERATORS) and scores["real"] == 1.0
+    assert all(0 < s < 1.5 for s in scores.values())
+    meta = json.loads((tmp_path / "augmentation_magic.json").read_text())
+    assert meta["n"] == 200 and meta["seeds"] == 2
