@@ -29,7 +29,7 @@ Protocols (``--protocol``):
   (``random_state`` = repeat), one split, one teacher. ``std`` and ``se`` are over repeats.
 * ``fair``: every random component drawn from ``SeedSequence(--seed)``; ``--splits`` (10)
   stratified 70/30 splits, each with its own teacher, folds and student seed (shared by every
-  method of the split); the training part subsampled to ``--fair-train-rows`` (default 3000,
+  method of the split); the training part subsampled to ``--fair-train-rows`` (default 2000,
   stratified, to fit the time budget; the test part is whole); 5-fold cross-fitting; students
   of 1, 3, 10, 40 trees. The same tuning budget for every method: 3 candidates validated by the
   same shuffled 3-fold CV (AUC): ``c`` in {1e-4, 1e-1, 1e2} for ``enhanced``,
@@ -412,7 +412,7 @@ def build_parser():
                    help="20-tree teacher, 3 folds, students of 1 and 3 trees, 2 repeats/splits, "
                         "a 3-value c grid, at most 1500 rows")
     p.add_argument("--splits", type=int, default=10, help="fair protocol: random splits")
-    p.add_argument("--fair-train-rows", type=int, default=3000,
+    p.add_argument("--fair-train-rows", type=int, default=2000,
                    help="fair protocol: stratified training subsample (0: all)")
     p.add_argument("--seed", type=int, default=0, help="fair protocol's root seed")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
