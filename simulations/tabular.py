@@ -383,8 +383,11 @@ def plot(path_csv, name, title):
         teacher = next(r for r in sub if r["method"] == "teacher")
         ax.axhline(float(teacher["mean"]), color="#8c564b", ls="--",
                    label=f"teacher ({teacher['n_trees']} trees)")
+        top = float(teacher["mean"])
         if protocol == "authors" and name == "magic":
             ax.axhline(PAPER_MAGIC_TEACHER, color="#8c564b", ls=":", label="paper (x, dotted)")
+            top = max(top, PAPER_MAGIC_TEACHER)
+        ax.set_ylim(top=top + 0.01 * (top - ax.get_ylim()[0]) + 0.002)
         ax.set_xscale("log")
         ax.set_xlabel("trees in the student forest")
         ax.set_ylabel("test AUC (band: ±1 SE)")
