@@ -19,15 +19,26 @@ def nw_weights(r2, h2, kernel, a):
         return np.where(r2 <= h2, 1 - r2 / h2, 0.0)  # epanechnikov
 
 
+def sq_dists(Xq, X, boxsize=None):
+    """(m, n) squared distances; with ``boxsize`` L the minimum image on the torus [0, L)^d:
+    per coordinate min(|t|, L - |t|) for points in [0, L)."""
+    diff = np.abs(Xq[:, None, :] - X[None, :, :])
+    if boxsize is not None:
+        diff = np.minimum(diff, boxsize - diff)
+    return (diff ** 2).sum(axis=-1)
+
+
 def nw_predict_proba(X, labels, Xq, h, a, kernel, fallback="prior", min_neighbors=5,
-                     n_classes=2):
-    """Brute force over all pairs; returns (proba (m, k), number of fallback queries)."""
+                     n_classes=2, boxsize=None):
+    """Brute force over all pairs; returns (proba (m, k), number of fallback queries).
+
+    ``boxsize`` L: the flat torus [0, L)^d (minimum-image distances, :func:`sq_dists`)."""
     Y = np.eye(n_classes)[labels]
-    r2 = ((Xq[:, None, :] - X[None, :, :]) ** 2).sum(axis=-1)
+    r2 = sq_dists(Xq, X, boxsize)
     proba = np.empty((Xq.shape[0], n_classes))
     n_fallback = 0
     for i in range(Xq.shape[0]):
-        exact = np.all(X == Xq[i], axis=1)
+        exact = np.all(Xq[i] == X, axis=1)
         w = nw_weights(r2[i], h * h, kernel, a)
         if kernel == "singular" and exact.any():
             proba[i] = Y[exact].mean(axis=0)
@@ -46,6 +57,43 @@ def nw_predict_proba(X, labels, Xq, h, a, kernel, fallback="prior", min_neighbor
                     grown *= 2
                 proba[i] = w @ Y / w.sum()
     return proba, n_fallback
+
+
+def nw_predict_proba_ckdtree(X, labels, Xq, h, a, kernel, boxsize, fallback="prior",
+                             n_classes=2):
+    """The same estimator from ``scipy.spatial.cKDTree(boxsize=L)`` neighbour pairs (an
+    independent implementation of the minimum-image distances); fallback "prior" or "nearest"
+    (the nearest point by ``cKDTree.query``; no ties on random inputs). Distance 0 counts as an
+    exact match (the inputs must not hold points within 1e-150 of each other)."""
+    from scipy.spatial import cKDTree
+
+    Y = np.eye(n_classes)[labels]
+    tree = cKDTree(X, boxsize=boxsize)
+    radius = np.inf if kernel == "gaussian" else h
+    pairs = cKDTree(Xq, boxsize=boxsize).sparse_distance_matrix(tree, radius,
+                                                                output_type="ndarray")
+    proba = np.zeros((Xq.shape[0], n_classes))
+    den = np.zeros(Xq.shape[0])
+    r2 = pairs["v"] ** 2
+    w = nw_weights(r2, h * h, kernel, a)
+    exact = pairs["v"] == 0
+    has_exact = np.zeros(Xq.shape[0], bool)
+    if kernel == "singular":
+        has_exact[pairs["i"][exact]] = True
+    use = ~has_exact[pairs["i"]]
+    np.add.at(proba, pairs["i"][use], w[use, None] * Y[pairs["j"][use]])
+    np.add.at(den, pairs["i"][use], w[use])
+    n_exact = np.zeros(Xq.shape[0])
+    np.add.at(proba, pairs["i"][exact & ~use], Y[pairs["j"][exact & ~use]])
+    np.add.at(n_exact, pairs["i"][exact & ~use], 1.0)
+    den = np.where(has_exact, n_exact, den)
+    fall = den == 0
+    if fallback == "prior":
+        proba[fall], den[fall] = Y.mean(axis=0), 1.0
+    else:
+        _, nearest = tree.query(Xq[fall])
+        proba[fall], den[fall] = Y[nearest], 1.0
+    return proba / den[:, None], int(fall.sum())
 
 
 # --- kdtheory.radius (notes/critical-radius.md) -----------------------------------------------

@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 from sklearn.base import clone
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
+import _reference  # noqa: E402
 from _reference import nw_predict_proba  # noqa: E402
 
 from kdtheory.teachers import NadarayaWatsonTeacher  # noqa: E402
@@ -245,3 +246,176 @@ def test_default_bandwidth_and_exponent(d, n):
     teacher = NadarayaWatsonTeacher(c_h=1.5).fit(rng.uniform(size=(n, d)), rng.integers(0, 2, n))
     assert teacher.bandwidth_ == pytest.approx(1.5 * n ** (-1 / (4 + d)), rel=1e-15)
     assert teacher.a_ == d / 4
+
+
+# --- the flat torus (boxsize, MATH.md 5.3) ---------------------------------------------------
+
+@st.composite
+def torus_problems(draw):
+    """Points on [0, L)^d with many within 1e-9 of the faces and corners (where the minimum
+    image decides), duplicates, exact copies of training points among the queries."""
+    n, m = draw(st.integers(1, 60)), draw(st.integers(1, 40))
+    d, k = draw(st.integers(1, 6)), draw(st.integers(2, 4))
+    box = draw(st.sampled_from([1.0, 0.37, 3.0]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+    def points(size):
+        x = rng.uniform(size=(size, d))
+        near = rng.random((size, d)) < 0.3  # a face: within 1e-9 of 0 or of L
+        x[near] = np.where(rng.random(near.sum()) < 0.5, rng.uniform(0, 1e-9, near.sum()),
+                           1 - rng.uniform(0, 1e-9, near.sum()))
+        x[rng.random(size) < 0.1] = rng.integers(0, 2, (1, d)) * (1 - 1e-12)  # corners
+        return np.minimum(x * box, np.nextafter(box, 0))
+
+    X = points(n)
+    X[rng.integers(0, n, n // 4)] = X[rng.integers(0, n, n // 4)]  # duplicates
+    labels = rng.integers(0, k, n)
+    Xq = points(m)
+    copies = rng.random(m) < 0.3
+    Xq[copies] = X[rng.integers(0, n, copies.sum())]
+    a_frac = draw(st.sampled_from([None, 0.5, 0.37, 0.9]))
+    params = dict(
+        kernel=draw(st.sampled_from(["singular", "gaussian", "epanechnikov"])),
+        bandwidth=box * draw(st.sampled_from([0.02, 0.1, 0.3, 0.49])),
+        a=None if a_frac is None else a_frac * d / 2,
+        fallback=draw(st.sampled_from(["prior", "nearest", "grow"])),
+        min_neighbors=draw(st.integers(1, 8)),
+        n_classes=k,
+        boxsize=box,
+    )
+    return X, labels, Xq, params, draw(st.sampled_from(INDEX_CHOICES))
+
+
+@settings(deadline=None, max_examples=300)
+@given(torus_problems())
+def test_torus_matches_minimum_image_brute_force(problem):
+    X, labels, Xq, params, tree_min_d = problem
+    with mock.patch.object(nw, "_TREE_MIN_D", tree_min_d):
+        teacher = NadarayaWatsonTeacher(**params).fit(X, labels)
+        proba = teacher.predict_proba(Xq)
+    expected, n_fallback = nw_predict_proba(
+        X, labels, Xq, teacher.bandwidth_, teacher.a_, params["kernel"], params["fallback"],
+        params["min_neighbors"], params["n_classes"], boxsize=params["boxsize"])
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-12)
+    assert teacher.n_fallback_ == n_fallback
+    if params["kernel"] == "singular":
+        exact = (Xq[:, None, :] == X[None, :, :]).all(axis=-1).any(axis=1)
+        assert teacher.n_exact_ == exact.sum()
+
+
+@settings(deadline=None, max_examples=100)
+@given(torus_problems())
+def test_torus_matches_ckdtree_boxsize(problem):
+    """An independent implementation of the minimum image: scipy's cKDTree(boxsize=L)."""
+    X, labels, Xq, params, tree_min_d = problem
+    fallback = "prior" if params["fallback"] == "grow" else params["fallback"]
+    with mock.patch.object(nw, "_TREE_MIN_D", tree_min_d):
+        teacher = NadarayaWatsonTeacher(**dict(params, fallback=fallback)).fit(X, labels)
+        proba = teacher.predict_proba(Xq)
+    r2 = _reference.sq_dists(Xq, X, params["boxsize"])
+    ties = np.sort(r2, axis=1)[:, :2]
+    if fallback == "nearest" and X.shape[0] > 1 and (ties[:, 0] == ties[:, 1]).any():
+        fallback = "prior"  # cKDTree.query returns one of tied nearest points: not comparable
+        teacher = NadarayaWatsonTeacher(**dict(params, fallback=fallback)).fit(X, labels)
+        proba = teacher.predict_proba(Xq)
+    expected, n_fallback = _reference.nw_predict_proba_ckdtree(
+        X, labels, Xq, teacher.bandwidth_, teacher.a_, params["kernel"], params["boxsize"],
+        fallback, params["n_classes"])
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-10)
+    assert teacher.n_fallback_ == n_fallback
+
+
+@pytest.mark.parametrize("d, tree_min_d", [(1, 5), (2, 5), (3, 5), (5, 5), (6, 5), (2, 1),
+                                           (5, 99)])
+def test_torus_matches_reference_at_default_bandwidth(d, tree_min_d):
+    """Larger n on [0, 1)^d: many cells or leaves, balls wrapping around every face."""
+    rng = np.random.default_rng(d)
+    X, labels = rng.uniform(size=(3000, d)), rng.integers(0, 2, 3000)
+    Xq = np.vstack([rng.uniform(size=(400, d)), X[:100]])
+    with mock.patch.object(nw, "_TREE_MIN_D", tree_min_d):
+        teacher = NadarayaWatsonTeacher(c_h=0.75, boxsize=1.0).fit(X, labels)
+    assert teacher.index_.kind == (nwk.TREE if d >= tree_min_d else nwk.COLUMNS)
+    expected, n_fallback = nw_predict_proba(X, labels, Xq, teacher.bandwidth_, d / 4,
+                                            "singular", boxsize=1.0)
+    np.testing.assert_allclose(teacher.predict_proba(Xq), expected, rtol=0, atol=1e-12)
+    assert (teacher.n_fallback_, teacher.n_exact_) == (n_fallback, 100)
+
+
+def test_torus_wraps_around():
+    """Two points 0.02 apart across the face x = 0 are neighbours; without boxsize they are
+    not (0.98 apart)."""
+    X, labels = np.array([[0.01], [0.5]]), np.array([1, 0])
+    q = [[0.99]]
+    periodic = NadarayaWatsonTeacher(bandwidth=0.1, boxsize=1.0).fit(X, labels)
+    np.testing.assert_array_equal(periodic.predict_proba(q), [[0.0, 1.0]])
+    assert periodic.n_fallback_ == 0
+    plain = NadarayaWatsonTeacher(bandwidth=0.1).fit(X, labels)
+    np.testing.assert_array_equal(plain.predict_proba(q), [[0.5, 0.5]])
+    assert plain.n_fallback_ == 1
+
+
+@pytest.mark.parametrize("boxsize", [0.0, -1.0, np.inf, np.nan, True, "1"])
+def test_bad_boxsize_raises(boxsize):
+    X = np.random.default_rng(0).uniform(size=(10, 2)) * 0.1
+    with pytest.raises(ValueError, match="boxsize"):
+        NadarayaWatsonTeacher(bandwidth=0.01, boxsize=boxsize).fit(X, np.arange(10) % 2)
+
+
+def test_points_off_the_torus_and_wide_bandwidth_raise():
+    X, labels = np.random.default_rng(0).uniform(size=(10, 2)), np.arange(10) % 2
+    bad = X.copy()
+    bad[4, 1], bad[6, 0] = 1.0, -0.5  # X[4, 1] comes first (row-major)
+    with pytest.raises(ValueError, match=r"X\[4, 1\] = 1.0 is outside the torus \[0, 1.0\)"):
+        NadarayaWatsonTeacher(bandwidth=0.1, boxsize=1.0).fit(bad, labels)
+    teacher = NadarayaWatsonTeacher(bandwidth=0.1, boxsize=1.0).fit(X, labels)
+    with pytest.raises(ValueError, match=r"X\[1, 0\] = -1e-300 is outside"):
+        teacher.predict_proba([[0.5, 0.5], [-1e-300, 0.2]])
+    with pytest.raises(ValueError, match="bandwidth h = 0.5 must be below boxsize / 2 = 0.5"):
+        NadarayaWatsonTeacher(bandwidth=0.5, boxsize=1.0).fit(X, labels)
+    with pytest.raises(ValueError, match="boxsize / 2"):  # the default h = n^(-1/6) = 0.68
+        NadarayaWatsonTeacher(boxsize=1.0).fit(X, labels)
+    assert NadarayaWatsonTeacher(bandwidth=0.499, boxsize=1.0).fit(X, labels).boxsize_ == 1.0
+
+
+def test_torus_interpolates_and_clones():
+    rng = np.random.default_rng(0)
+    X, labels = rng.uniform(size=(400, 5)), rng.integers(0, 3, 400)
+    teacher = NadarayaWatsonTeacher(c_h=0.75, boxsize=1.0).fit(X, labels)
+    assert np.array_equal(teacher.predict_proba(X), np.eye(3)[labels])
+    assert teacher.n_exact_ == 400
+    assert clone(teacher).get_params()["boxsize"] == 1.0
+
+
+@pytest.mark.parametrize("d, kernel, boxsize", [(2, "singular", None), (5, "epanechnikov", 2.0),
+                                                (1, "gaussian", 1.0)])
+def test_warm_up_returns_seconds_and_validates(d, kernel, boxsize):
+    from kdtheory.teachers import warm_up
+
+    seconds = warm_up(d, kernel=kernel, boxsize=boxsize)
+    assert isinstance(seconds, float) and seconds >= 0
+    assert warm_up(d, kernel, boxsize) < 1.0  # compiled now: nearly free
+    with pytest.raises(ValueError, match="kernel"):
+        warm_up(d, kernel="box")
+    with pytest.raises(ValueError, match="boxsize"):
+        warm_up(d, boxsize=-1.0)
+    with pytest.raises(ValueError, match="d"):
+        warm_up(0)
+
+
+def test_import_compiles_nothing():
+    """``import kdtheory`` (and the teachers) must not trigger any Numba compilation."""
+    import subprocess
+
+    code = ("from numba.core import event\n"
+            "seen = []\n"
+            "class L(event.Listener):\n"
+            "    def on_start(self, ev): seen.append(ev)\n"
+            "    def on_end(self, ev): pass\n"
+            "event.register('numba:compile', L())\n"
+            "import kdtheory, kdtheory.teachers\n"
+            "print(len(seen))\n")
+    root = pathlib.Path(__file__).parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=root, env={**__import__("os").environ,
+                                                    "PYTHONPATH": str(root)})
+    assert out.stdout.strip() == "0"

@@ -50,7 +50,7 @@ _JIT = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
 
 Index = namedtuple("Index", "kind xt yt pad grid_lo side shape col_start "
                             "node_lo node_hi node_start node_end node_left split_dim split_val "
-                            "depth")
+                            "depth box")
 Index.__doc__ = """A spatial index of the training set (fields of the other kind are empty).
 
 kind : COLUMNS or TREE
@@ -62,6 +62,7 @@ COLUMNS: grid_lo, shape : (d-1,) grid origin and number of cells per gridded coo
 TREE: node_lo, node_hi : (n_nodes, d) tight bounding boxes; node_start, node_end : slice of each
     node in index order; node_left : first child (the second is node_left + 1), -1 for a leaf;
     split_dim, split_val : the split; depth : the depth of the deepest leaf (root: 0)
+box : side L of the flat torus [0, L)^d (minimum-image distances), or 0.0 for Euclidean space
 """
 
 
@@ -181,9 +182,14 @@ def _upper_bound(v, lo, hi, x):
 
 
 @njit(**_JIT)
-def _sq_dists(q, xt, start, stop, out):
-    """out[j] = ||xt[:, start + j] - q||^2, summed over coordinates in order."""
+def _sq_dists(q, xt, start, stop, out, box):
+    """out[j] = ||xt[:, start + j] - q||^2, summed over coordinates in order; on the torus
+    (``box`` = L > 0) each coordinate difference t = |x_c - q_c| is the minimum image
+    min(t, L - t) (both lie in [0, L), so no other image is nearer)."""
     count = stop - start
+    if box > 0.0:
+        _sq_dists_periodic(q, xt, start, count, out, box)
+        return
     q0 = q[0]
     for j in range(count):
         diff = xt[0, start + j] - q0
@@ -192,6 +198,21 @@ def _sq_dists(q, xt, start, stop, out):
         qc = q[c]
         for j in range(count):
             diff = xt[c, start + j] - qc
+            out[j] += diff * diff
+
+
+@njit(**_JIT)
+def _sq_dists_periodic(q, xt, start, count, out, box):
+    q0 = q[0]
+    for j in range(count):
+        diff = abs(xt[0, start + j] - q0)
+        diff = min(diff, box - diff)
+        out[j] = diff * diff
+    for c in range(1, q.size):
+        qc = q[c]
+        for j in range(count):
+            diff = abs(xt[c, start + j] - qc)
+            diff = min(diff, box - diff)
             out[j] += diff * diff
 
 
@@ -251,6 +272,8 @@ def _ball_slices(q, r2, ix, slices, cur, clo, chi):
 
     The slices (a superset of the ball) go into ``slices``; returns their number. ``r2`` may
     be inf (every point)."""
+    if ix.box > 0.0:
+        return _ball_slices_periodic(q, r2, ix, slices, cur, clo, chi)
     nd = ix.shape.size
     r = math.sqrt(r2) * (1.0 + 1e-12) + ix.pad
     for j in range(nd):
@@ -291,24 +314,98 @@ def _ball_slices(q, r2, ix, slices, cur, clo, chi):
 
 
 @njit(**_JIT)
+def _ball_slices_periodic(q, r2, ix, slices, cur, clo, chi):
+    """:func:`_ball_slices` on the torus [0, L)^d: the grid has ``shape[j]`` cells of side
+    L / shape[j] per gridded coordinate, starting at 0.
+
+    The cells met by [q_j - r, q_j + r] are numbered without wrapping (cur), then taken modulo
+    the grid; if the interval spans the whole circle every cell is taken once. A cell's gap to q
+    is the smallest over its three images (shifts -L, 0, L), a lower bound of the minimum-image
+    distance of its points. In a column, the interval of last coordinates [q - w, q + w] wraps
+    into at most two slices (the whole column if 2w >= L). Up to 2 slices per column."""
+    nd = ix.shape.size
+    box = ix.box
+    side = ix.side
+    r = math.sqrt(r2) * (1.0 + 1e-12) + ix.pad
+    for j in range(nd):
+        lo = np.floor((q[j] - r) / side)
+        hi = np.floor((q[j] + r) / side)
+        if hi - lo + 1.0 >= ix.shape[j]:  # also r = inf
+            clo[j] = 0
+            chi[j] = ix.shape[j] - 1
+        else:
+            clo[j] = np.int64(lo)
+            chi[j] = np.int64(hi)
+        cur[j] = clo[j]
+    last = ix.xt[nd]
+    qn = q[nd]
+    n_slices = 0
+    while True:  # odometer over the (unwrapped) cells [clo, chi]
+        gap2 = 0.0
+        col = 0
+        for j in range(nd):
+            cell = cur[j] % ix.shape[j]
+            edge = cell * side
+            gap = max(0.0, edge - q[j], q[j] - edge - side)
+            gap = min(gap, max(0.0, edge - box - q[j], q[j] - edge + box - side))
+            gap = min(gap, max(0.0, edge + box - q[j], q[j] - edge - box - side))
+            gap2 += gap * gap
+            col = col * ix.shape[j] + cell
+        if gap2 <= r * r:
+            half = math.sqrt(r * r - gap2)
+            begin, end = ix.col_start[col], ix.col_start[col + 1]
+            low, high = qn - half, qn + half
+            if not high - low < box:
+                start, stop = begin, end
+            else:
+                start = _lower_bound(last, begin, end, low)
+                stop = _upper_bound(last, start, end, high)
+                if low < 0.0:  # the wrapped part [low + L, L), after the main slice
+                    wrap = max(stop, _lower_bound(last, begin, end, low + box))
+                    if end > wrap:
+                        slices[n_slices, 0] = wrap
+                        slices[n_slices, 1] = end
+                        n_slices += 1
+                elif high >= box:  # the wrapped part [0, high - L], before the main slice
+                    wrap = min(start, _upper_bound(last, begin, end, high - box))
+                    if wrap > begin:
+                        slices[n_slices, 0] = begin
+                        slices[n_slices, 1] = wrap
+                        n_slices += 1
+            if stop > start:
+                slices[n_slices, 0] = start
+                slices[n_slices, 1] = stop
+                n_slices += 1
+        j = nd - 1
+        while j >= 0:
+            cur[j] += 1
+            if cur[j] <= chi[j]:
+                break
+            cur[j] = clo[j]
+            j -= 1
+        if j < 0:
+            return n_slices
+
+
+@njit(**_JIT)
 def _columns_kernel_sums(q, ix, kernel, h2, support2, a, acc, sc):
     slices, r2, w, cur, clo, chi = sc[0], sc[1], sc[2], sc[5], sc[6], sc[7]
     n_positive = 0
     for s in range(_ball_slices(q, h2 * support2, ix, slices, cur, clo, chi)):
         for start in range(slices[s, 0], slices[s, 1], _BLOCK):
             stop = min(start + _BLOCK, slices[s, 1])
-            _sq_dists(q, ix.xt, start, stop, r2)
+            _sq_dists(q, ix.xt, start, stop, r2, ix.box)
             _weights(r2, stop - start, kernel, h2, a, w)
             n_positive += _accumulate_slice(ix.yt, start, w, stop - start, acc)
     return n_positive
 
 
 @njit(**_JIT)
-def _range_min_r2(q, xt, begin, end, r2, best):
+def _range_min_r2(q, xt, begin, end, r2, best, box):
     """min(best, ||q - x_i||^2 for i in [begin, end)), in blocks of _BLOCK rows."""
     for start in range(begin, end, _BLOCK):
         stop = min(start + _BLOCK, end)
-        _sq_dists(q, xt, start, stop, r2)
+        _sq_dists(q, xt, start, stop, r2, box)
         for j in range(stop - start):
             best = min(best, r2[j])
     return best
@@ -320,7 +417,7 @@ def _columns_min_r2(q, ix, radius2, sc):
     slices, r2, cur, clo, chi = sc[0], sc[1], sc[5], sc[6], sc[7]
     best = np.inf
     for s in range(_ball_slices(q, radius2, ix, slices, cur, clo, chi)):
-        best = _range_min_r2(q, ix.xt, slices[s, 0], slices[s, 1], r2, best)
+        best = _range_min_r2(q, ix.xt, slices[s, 0], slices[s, 1], r2, best, ix.box)
     return best if best <= radius2 else np.inf
 
 
@@ -331,6 +428,8 @@ def _columns_exact_match(q, ix, acc):
     col = 0
     for j in range(nd):
         cell = np.floor((q[j] - ix.grid_lo[j]) / ix.side)
+        if ix.box > 0.0:  # the build clips (x < L may round to cell shape[j])
+            cell = min(cell, ix.shape[j] - 1.0)
         if cell < 0.0 or cell >= ix.shape[j]:
             return 0
         col = col * ix.shape[j] + np.int64(cell)
@@ -353,14 +452,23 @@ def _columns_exact_match(q, ix, acc):
 
 @njit(**_JIT)
 def _box_gap2(q, ix, node):
-    """(squared distance from q to the node's box, squared distance to its farthest corner)."""
+    """(squared distance from q to the node's box, squared distance to its farthest corner).
+
+    On the torus (L = ``ix.box`` > 0), per coordinate gap = min(g, L - f) and far = min(f, L/2)
+    with g, f the plain gap and farthest distance: |x - q| lies in [g, f] for x in the box, so
+    its minimum image min(t, L - t) is at least min(g, L - f) (the same formula as the points',
+    so the rounded gap never exceeds a point's) and at most L/2."""
     gap2 = 0.0
     far2 = 0.0
+    box = ix.box
     for j in range(q.size):
         lo, hi = ix.node_lo[node, j], ix.node_hi[node, j]
         gap = max(0.0, lo - q[j], q[j] - hi)
-        gap2 += gap * gap
         far = max(q[j] - lo, hi - q[j])
+        if box > 0.0:
+            gap = min(gap, box - far)
+            far = min(far, 0.5 * box)
+        gap2 += gap * gap
         far2 += far * far
     return gap2, far2
 
@@ -383,7 +491,7 @@ def _flush(ix, kernel, h2, a, cr2, cidx, count, w, acc):
 @njit(**_JIT)
 def _compact(q, ix, start, stop, reach2, r2, cr2, cidx, count):
     """Appends to (cr2, cidx) the points of [start, stop) within reach (at most _BLOCK)."""
-    _sq_dists(q, ix.xt, start, stop, r2)
+    _sq_dists(q, ix.xt, start, stop, r2, ix.box)
     for j in range(stop - start):
         cr2[count] = r2[j]
         cidx[count] = start + j
@@ -440,8 +548,10 @@ def _tree_block_candidates(blo, bhi, ix, reach2, cand, stack):
     reach of every point of it (not descended further). A query's rounded box distance is never
     below the rounded box-to-box distance (rounding is monotone), so every node its own walk
     would scan is covered; each query then tests its own distance to each candidate box.
-    Returns the number of candidates."""
+    Returns the number of candidates. On the torus the gaps are taken as in :func:`_box_gap2`
+    (the box-to-box gap is again a lower bound for every query of the block, after rounding)."""
     n_cand = 0
+    box = ix.box
     stack[0] = 0
     top = 1
     while top > 0:
@@ -452,8 +562,11 @@ def _tree_block_candidates(blo, bhi, ix, reach2, cand, stack):
         for j in range(blo.size):
             lo, hi = ix.node_lo[node, j], ix.node_hi[node, j]
             gap = max(0.0, lo - bhi[j], blo[j] - hi)
-            gap2 += gap * gap
             far = max(bhi[j] - lo, hi - blo[j])
+            if box > 0.0:  # as in _box_gap2: |x - q| in [gap, far] over both boxes
+                gap = min(gap, box - far)
+                far = min(far, 0.5 * box)
+            gap2 += gap * gap
             far2 += far * far
         if gap2 > reach2:
             continue
@@ -481,6 +594,20 @@ def _gather_boxes(ix, cand, n_cand, cbox):
 
 
 @njit(**_JIT)
+def _periodic_box_gaps(q, cbox, n_cand, box, g2):
+    """g2[c] = squared minimum-image gap from q to candidate box c (as in :func:`_box_gap2`)."""
+    d = q.size
+    for c in range(n_cand):
+        g2[c] = 0.0
+    for j in range(d):
+        qj = q[j]
+        for c in range(n_cand):
+            lo, hi = cbox[j, c], cbox[d + j, c]
+            gap = min(max(0.0, lo - qj, qj - hi), box - max(qj - lo, hi - qj))
+            g2[c] += gap * gap
+
+
+@njit(**_JIT)
 def _tree_kernel_sums_cand(q, ix, kernel, h2, a, acc, sc, cand, n_cand, cbox, g2):
     """:func:`_tree_kernel_sums` over the candidate nodes of q's query block (compact kernel):
     the squared distances from q to all candidate boxes in one pass, then the nodes within
@@ -492,15 +619,19 @@ def _tree_kernel_sums_cand(q, ix, kernel, h2, a, acc, sc, cand, n_cand, cbox, g2
     acc[:] = 0.0
     reach2 = h2
     d = q.size
-    q0 = q[0]
-    for c in range(n_cand):
-        gap = max(0.0, cbox[0, c] - q0, q0 - cbox[d, c])
-        g2[c] = gap * gap
-    for j in range(1, d):
-        qj = q[j]
+    box = ix.box
+    if box > 0.0:
+        _periodic_box_gaps(q, cbox, n_cand, box, g2)
+    else:
+        q0 = q[0]
         for c in range(n_cand):
-            gap = max(0.0, cbox[j, c] - qj, qj - cbox[d + j, c])
-            g2[c] += gap * gap
+            gap = max(0.0, cbox[0, c] - q0, q0 - cbox[d, c])
+            g2[c] = gap * gap
+        for j in range(1, d):
+            qj = q[j]
+            for c in range(n_cand):
+                gap = max(0.0, cbox[j, c] - qj, qj - cbox[d + j, c])
+                g2[c] += gap * gap
     n_positive = 0
     count = 0
     run_start = run_stop = 0
@@ -547,7 +678,8 @@ def _tree_min_r2(q, ix, radius2, sc):
             stack[top + 1] = near
             top += 2
             continue
-        best = _range_min_r2(q, ix.xt, ix.node_start[node], ix.node_end[node], r2, best)
+        best = _range_min_r2(q, ix.xt, ix.node_start[node], ix.node_end[node], r2, best,
+                                 ix.box)
     return best if best <= radius2 else np.inf
 
 
@@ -615,6 +747,8 @@ def _singular_limit(q, ix, h2, a, acc):
     for c in range(q.size):
         for i in range(n):
             diff = ix.xt[c, i] - q[c]
+            if ix.box > 0.0:
+                diff = min(abs(diff), ix.box - abs(diff))
             r2[i] += diff * diff
     r0 = np.inf
     for i in range(n):
@@ -652,7 +786,7 @@ def predict(Xq, order, ix, kernel, h2, a, fallback, min_neighbors, prior):
     proba = np.zeros((m, k))
     outcome = np.empty(m, np.int8)
     for chunk in prange((m + _CHUNK - 1) // _CHUNK):
-        sc = (np.empty((ix.col_start.size - 1, 2), np.int64), np.empty(_BLOCK),
+        sc = (np.empty((2 * (ix.col_start.size - 1), 2), np.int64), np.empty(_BLOCK),
               np.empty(_BLOCK * 4), np.empty(_BLOCK * 4), np.empty(_BLOCK * 4, np.int64),
               np.empty(nd, np.int64), np.empty(nd, np.int64), np.empty(nd, np.int64),
               np.empty(ix.depth + 2, np.int64))

@@ -1,8 +1,10 @@
-"""The interpolating Nadaraya-Watson teacher of the teacher-overfitting example (MATH.md 5.2)."""
+"""The interpolating Nadaraya-Watson teacher of the teacher-overfitting examples (MATH.md 5.2,
+and 5.3 on the flat torus)."""
 
 from __future__ import annotations
 
 import numbers
+import time
 
 import numpy as np
 
@@ -37,6 +39,13 @@ class NadarayaWatsonTeacher(TeacherMixin):
     - ``"grow"``: the same estimator with bandwidth :math:`2^j h` for the smallest
       :math:`j \ge 1` that gives at least ``min_neighbors`` points positive weight.
 
+    Torus. ``boxsize=L`` puts training and query points on the flat torus :math:`[0, L)^d`
+    (MATH.md 5.3): every distance is the minimum image, per coordinate
+    :math:`\min(|x_j - x'_j|, L - |x_j - x'_j|)`, as in ``scipy.spatial.cKDTree(boxsize=L)``;
+    the estimator is otherwise the same (kernels, exact matches, fallbacks). Points must lie in
+    :math:`[0, L)^d` and h must be below L/2 (beyond it the minimum image is ambiguous); the
+    index wraps around natively (no replicated points).
+
     Cost: a spatial index over the training set (a column grid for d < 5, a k-d tree for
     d >= 5), so a query touches about the points within h (:math:`O(m n h^d)` pairs, O(n + m)
     memory); the Gaussian kernel touches all m n pairs.
@@ -62,6 +71,8 @@ class NadarayaWatsonTeacher(TeacherMixin):
         Points required by ``fallback="grow"`` (at most n are ever required).
     n_classes : int or None
         Number of classes k; None infers max(label) + 1.
+    boxsize : float or None
+        L > 0: the flat torus [0, L)^d with minimum-image distances; None: Euclidean space.
 
     Attributes
     ----------
@@ -79,7 +90,7 @@ class NadarayaWatsonTeacher(TeacherMixin):
     """
 
     def __init__(self, bandwidth=None, a=None, kernel="singular", c_h=1.0, fallback="prior",
-                 min_neighbors=5, n_classes=None):
+                 min_neighbors=5, n_classes=None, boxsize=None):
         self.bandwidth = bandwidth
         self.a = a
         self.kernel = kernel
@@ -87,6 +98,7 @@ class NadarayaWatsonTeacher(TeacherMixin):
         self.fallback = fallback
         self.min_neighbors = min_neighbors
         self.n_classes = n_classes
+        self.boxsize = boxsize
 
     def fit(self, X, labels):
         """Store the training set in a spatial index; returns self."""
@@ -101,6 +113,14 @@ class NadarayaWatsonTeacher(TeacherMixin):
         c_h = check_positive(self.c_h, "c_h")
         self.bandwidth_ = (c_h * n ** (-1.0 / (4 + d)) if self.bandwidth is None
                            else check_positive(self.bandwidth, "bandwidth"))
+        self.boxsize_ = _check_boxsize(self.boxsize)
+        if self.boxsize_ is not None:
+            _check_on_torus(X, self.boxsize_)
+            if not self.bandwidth_ < self.boxsize_ / 2:
+                raise ValueError(
+                    f"bandwidth h = {float(self.bandwidth_)!r} must be below boxsize / 2 = "
+                    f"{self.boxsize_ / 2!r}: beyond half the torus the minimum image is "
+                    f"ambiguous")
         if self.a is None:
             self.a_ = d / 4
         elif (isinstance(self.a, bool) or not isinstance(self.a, numbers.Real)
@@ -111,12 +131,14 @@ class NadarayaWatsonTeacher(TeacherMixin):
         y = one_hot(labels, k)
         self.class_prior_ = y.mean(axis=0)
         support = np.inf if self.kernel == "gaussian" else self.bandwidth_
-        self.index_ = _build_index(X, y, support)
+        self.index_ = _build_index(X, y, support, box=self.boxsize_)
         return self
 
     def predict_proba(self, X):
         """(m, k) probabilities; sets ``n_fallback_`` and ``n_exact_`` for this call."""
         X = self._validate_predict(X)
+        if self.boxsize_ is not None:
+            _check_on_torus(X, self.boxsize_)
         ix = self.index_
         proba, outcome = nwk.predict(
             X, _query_order(X, ix), ix, _KERNELS[self.kernel], self.bandwidth_ ** 2, self.a_,
@@ -124,6 +146,49 @@ class NadarayaWatsonTeacher(TeacherMixin):
         self.n_fallback_ = int(np.count_nonzero(outcome == nwk.FALLBACK))
         self.n_exact_ = int(np.count_nonzero(outcome == nwk.EXACT))
         return proba
+
+
+def _check_boxsize(boxsize):
+    """None, or boxsize as a float L > 0 (finite)."""
+    if boxsize is None:
+        return None
+    if (isinstance(boxsize, bool) or not isinstance(boxsize, numbers.Real)
+            or not 0 < boxsize < np.inf):
+        raise ValueError(f"boxsize must be None or a finite number > 0, got {boxsize!r}")
+    return float(boxsize)
+
+
+def _check_on_torus(X, box):
+    """ValueError naming the first entry of X (row-major) outside [0, box)."""
+    outside = (X < 0) | (box <= X)
+    if outside.any():
+        i, j = np.argwhere(outside)[0]
+        raise ValueError(f"X[{i}, {j}] = {float(X[i, j])!r} is outside the torus [0, {box!r}) "
+                         f"(boxsize={box!r}); map the points into [0, boxsize) first")
+
+
+def warm_up(d, kernel="singular", boxsize=None):
+    """Compile, or load from Numba's cache, exactly the kernels that a
+    ``NadarayaWatsonTeacher(kernel=kernel, boxsize=boxsize)`` fitted in dimension d uses, by
+    running one on a tiny problem (24 training points, 6 queries, exact matches included).
+
+    Meant to be called once in a parent process before workers start (they then load the
+    cache). Returns the seconds it took: the compile cost when the cache is cold, about the
+    load cost when it is warm, and near zero when this process already has the kernels."""
+    t0 = time.perf_counter()
+    d = check_int(d, "d", minimum=1)
+    if kernel not in _KERNELS:
+        raise ValueError(f"kernel must be one of {sorted(_KERNELS)}, got {kernel!r}")
+    box = _check_boxsize(boxsize)
+    side = 1.0 if box is None else box
+    # a deterministic low-discrepancy set in [0, side)^d (no RNG needed)
+    steps = np.sqrt(np.array([2.0, 3.0, 5.0, 7.0, 11.0, 13.0, 17.0, 19.0]))[np.arange(d) % 8]
+    X = ((np.arange(30)[:, None] * steps + 0.5 * np.arange(d) / d) % 1.0) * side
+    X = np.minimum(X, np.nextafter(side, 0.0))
+    labels = np.arange(24) % 2
+    teacher = NadarayaWatsonTeacher(bandwidth=0.3 * side, kernel=kernel, boxsize=box)
+    teacher.fit(X[:24], labels).predict_proba(X[18:])
+    return time.perf_counter() - t0
 
 
 _LEAF_SIZE = 16  # points per k-d tree leaf (d = 5, n = 1e5: 16 and 32 equal, 8 is 1.4x slower)
@@ -159,36 +224,47 @@ def _column_of(X, ix):
 _EMPTY_I, _EMPTY_F = np.zeros(0, np.int64), np.zeros(0)
 
 
-def _build_index(X, y, support, kind=None):
+def _build_index(X, y, support, kind=None, box=None):
     """The spatial index (:class:`_nw_kernels.Index`) for balls of radius ``support``; ``kind``
-    None means :func:`_index_kind`."""
+    None means :func:`_index_kind`; ``box`` = L: the points lie on the torus [0, L)^d."""
     d = X.shape[1]
     kind = _index_kind(d, support) if kind is None else kind
-    pad = 1e-12 * np.abs(X).max()
+    pad = 1e-12 * (np.abs(X).max() if box is None else box)
+    box = 0.0 if box is None else float(box)
     if kind == nwk.TREE:
         order, lo, hi, start, end, left, dim, val, depth = nwk.build_tree(X, _LEAF_SIZE)
         return nwk.Index(nwk.TREE, np.ascontiguousarray(X[order].T),
                          np.ascontiguousarray(y[order].T), pad, np.zeros(0), 1.0,
                          np.zeros(0, np.int64), np.zeros(1, np.int64), lo, hi, start, end,
-                         left, dim, val, int(depth))
-    return _build_columns(X, y, support, pad)
+                         left, dim, val, int(depth), box)
+    return _build_columns(X, y, support, pad, box)
 
 
-def _build_columns(X, y, support, pad):
+def _build_columns(X, y, support, pad, box=0.0):
     """The column index for balls of radius ``support``.
 
     Cells have side support / 2 (one cell if the support is infinite), coarsened until there
-    are at most n columns, so memory stays O(n)."""
+    are at most n columns, so memory stays O(n). On the torus (``box`` = L > 0) the grid starts
+    at 0 and has the same whole number of cells, of side L / cells >= support / 2, along every
+    gridded coordinate, so that it wraps around."""
     n, d = X.shape
-    grid_lo = X[:, :-1].min(axis=0)
-    extent = X[:, :-1].max(axis=0) - grid_lo
-    side = support / 2 if np.isfinite(support) else float(extent.max(initial=0.0)) + 1.0
-    while np.prod(np.floor(extent / side) + 1.0) > n:
-        side *= 2.0
-    shape = (np.floor(extent / side) + 1.0).astype(np.int64)
+    if box > 0.0:
+        cells = max(1.0, np.floor(2.0 * box / support)) if np.isfinite(support) else 1.0
+        while cells > 1.0 and cells ** (d - 1) > n:
+            cells = np.floor(cells / 2.0)
+        grid_lo, side = np.zeros(d - 1), box / cells
+        shape = np.full(d - 1, int(cells), np.int64)
+    else:
+        grid_lo = X[:, :-1].min(axis=0)
+        extent = X[:, :-1].max(axis=0) - grid_lo
+        side = support / 2 if np.isfinite(support) else float(extent.max(initial=0.0)) + 1.0
+        while np.prod(np.floor(extent / side) + 1.0) > n:
+            side *= 2.0
+        shape = (np.floor(extent / side) + 1.0).astype(np.int64)
     no_tree = np.zeros((0, d))
     ix = nwk.Index(nwk.COLUMNS, None, None, pad, grid_lo, float(side), shape, None,
-                   no_tree, no_tree, _EMPTY_I, _EMPTY_I, _EMPTY_I, _EMPTY_I, _EMPTY_F, 0)
+                   no_tree, no_tree, _EMPTY_I, _EMPTY_I, _EMPTY_I, _EMPTY_I, _EMPTY_F, 0,
+                   float(box))
     column = _column_of(X, ix)
     order = np.lexsort((X[:, -1], column))
     counts = np.bincount(column, minlength=int(np.prod(shape)))
