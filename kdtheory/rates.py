@@ -1,8 +1,10 @@
 """Command line: ``python -m kdtheory.rates --example overfit``.
 
-Runs a Monte Carlo rate study of one example (kdtheory.examples), fits log-log slopes with 95%
-confidence intervals and prints them beside the rates the theorems predict, with a verdict per
-method (docs/theory.md §6, §9).
+Runs a Monte Carlo rate study of one example (kdtheory.examples), fits log-log slopes of the
+mean, the median and the 0.9 quantile of the error with 95% confidence intervals and prints
+them beside the rates the theorems predict (or the user's ``--claim``), the exact finite-n
+theory curves with measured / predicted ratios, and paired comparisons of the methods, with a
+verdict per method (docs/theory.md §6, §9).
 
 Exit codes: 0 every verdict "consistent"; 1 some verdict is not, or cells failed; 2 a usage
 error (nothing was run); 3 a result could not be written where asked (the cache, or an output
@@ -161,6 +163,19 @@ def build_parser():
     v.add_argument("--max-halfwidth", type=float, default=0.25,
                    help="CI half-width above which a straddling verdict is 'inconclusive' "
                         "(default: 0.25)")
+    v.add_argument("--claim", action="append", default=[], metavar="METHOD=KIND:SLOPE",
+                   help="test a conjecture: replaces METHOD's registered prediction with a "
+                        "slope of KIND tight, upper or lower, e.g. vanilla=tight:-0.6 "
+                        "(repeatable)")
+    v.add_argument("--statistic", choices=("auto", "mean", "0.5", "0.9"), default="auto",
+                   help="the statistic whose slope decides the exponent check; auto: the mean "
+                        "for tight claims, the median for upper and lower ones (default: auto)")
+    v.add_argument("--n-bootstrap", type=int, default=1000,
+                   help="bootstrap resamples for the quantile slopes' CIs, >= 10, seeded from "
+                        "--seed (default: 1000)")
+    v.add_argument("--band", type=float, default=1.25,
+                   help="theory verdicts: every measured / predicted CI must meet "
+                        "[1/band, band], band > 1 (default: 1.25)")
     out = p.add_argument_group("output")
     out.add_argument("--json", metavar="PATH",
                      help="write the summary and its metadata as JSON (default: none)")
@@ -175,6 +190,36 @@ def build_parser():
                      help="print the bound decomposition (docs/theory.md §8) and add its "
                           "plot panel")
     return p
+
+
+def parse_claims(texts, methods) -> dict:
+    """``--claim METHOD=KIND:SLOPE`` values as {method: Prediction} (ValueError naming the
+    flag and the bad part otherwise)."""
+    from .examples import KINDS, Prediction
+
+    claims = {}
+    for text in texts:
+        method, sep, rest = text.partition("=")
+        kind, sep2, slope = rest.partition(":")
+        if not sep or not sep2:
+            raise ValueError(f"argument --claim: expected METHOD=KIND:SLOPE, got {text!r}")
+        if method not in methods:
+            raise ValueError(f"argument --claim: unknown method {method!r} in {text!r}; "
+                             f"choose from {sorted(methods)}")
+        if kind not in KINDS:
+            raise ValueError(f"argument --claim: KIND must be one of {', '.join(KINDS)}, "
+                             f"got {kind!r} in {text!r}")
+        try:
+            value = float(slope)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise ValueError(f"argument --claim: SLOPE must be a finite number, got {slope!r} "
+                             f"in {text!r}")
+        if method in claims:
+            raise ValueError(f"argument --claim: method {method!r} claimed twice")
+        claims[method] = Prediction(value, kind, f"user claim {text}")
+    return claims
 
 
 def _grid(args, parser):
@@ -209,6 +254,8 @@ def _spec(args, parser):
         params[name] = value
     for flag, ok, rule in (("--tolerance", args.tolerance > 0, "> 0"),
                            ("--max-halfwidth", args.max_halfwidth > 0, "> 0"),
+                           ("--n-bootstrap", args.n_bootstrap >= 10, ">= 10"),
+                           ("--band", args.band > 1, "> 1"),
                            ("--n-jobs", args.n_jobs >= 1 or args.n_jobs == -1, ">= 1 or -1")):
         if not ok:
             parser.error(f"argument {flag}: must be {rule}, "
@@ -340,6 +387,10 @@ def main(argv=None) -> int:
         list_examples()
         return 0
     spec = _spec(args, parser)
+    try:
+        claims = parse_claims(args.claim, spec.example.predictions(spec.params))
+    except ValueError as exc:
+        parser.error(str(exc))
     _check_paths(args, parser)
     n_jobs = (os.cpu_count() or 1) if args.n_jobs == -1 else args.n_jobs
     plan = estimate(spec, n_jobs)
@@ -363,7 +414,9 @@ def main(argv=None) -> int:
     study.metadata["command"] = shlex.join(
         ["python", "-m", "kdtheory.rates", *(sys.argv[1:] if argv is None else argv)])
     study.metadata["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-    summary = study.summarize(tolerance=args.tolerance, max_halfwidth=args.max_halfwidth)
+    summary = study.summarize(tolerance=args.tolerance, max_halfwidth=args.max_halfwidth,
+                              predictions=claims, n_bootstrap=args.n_bootstrap,
+                              band=args.band, statistic=args.statistic)
     meta = study.metadata
     print(f"done in {meta['wall_seconds']:.1f} s")
     if args.cache_dir:

@@ -108,6 +108,14 @@ def test_wrong_prediction_gives_inconsistent():
         (["--example", "underfit", "--n-min", "100"], "go together"),
         (["--example", "underfit", "--enhanced-alpha", "-2"], "enhanced-alpha"),
         (["--example", "underfit", "--sample-sizes", "1e2,abc"], "sample-sizes"),
+        (["--example", "underfit", "--claim", "vanilla"], "--claim"),
+        (["--example", "underfit", "--claim", "nope=tight:-0.5"], "unknown method"),
+        (["--example", "underfit", "--claim", "vanilla=sharp:-0.5"], "KIND"),
+        (["--example", "underfit", "--claim", "vanilla=tight:fast"], "SLOPE"),
+        (["--example", "underfit", "--claim", "vanilla=tight:-0.5",
+          "--claim", "vanilla=upper:-1"], "twice"),
+        (["--example", "underfit", "--band", "0.9"], "--band"),
+        (["--example", "underfit", "--n-bootstrap", "5"], "--n-bootstrap"),
     ],
 )
 def test_bad_cli_input_exits_2_with_one_line(argv, message, capsys):
@@ -125,3 +133,28 @@ def test_cli_usage_error_from_a_real_process():
     assert proc.stderr.strip().splitlines() == [
         "python -m kdtheory.rates: error: unknown example 'nope'; choose from "
         "['overfit', 'torus', 'underfit']"]
+
+
+@pytest.mark.statistical
+def test_user_claims_on_underfit_accept_the_truth_and_reject_a_wrong_exponent(tmp_path):
+    """docs/theory.md §9: on n = 300..30000 (100 replications; one run, then the cache) the
+    mean slope of vanilla KD is -0.495 within a CI of half-width ~0.014: a tight -0.6 is
+    rejected (0.09 away: beyond the slack min(tolerance, half-width)), a tight -0.5 accepted;
+    a wrong upper claim for vanilla (O(1/n)) is rejected too. The theory verdicts stay
+    consistent."""
+    cache = tmp_path / "cache"
+    verdicts = {}
+    for claim in ("vanilla=tight:-0.6", "vanilla=tight:-0.5", "vanilla=upper:-1"):
+        out = tmp_path / "c.json"
+        code = main(["--example", "underfit", "--sample-sizes", "300,1000,3000,10000,30000",
+                     "--replications", "100", "--claim", claim, "--json", str(out),
+                     "--no-plot", "--no-progress", "--n-jobs", "2", "--cache-dir", str(cache),
+                     "--n-bootstrap", "200"])
+        data = json.loads(out.read_text())
+        vanilla = data["methods"]["vanilla"]
+        assert vanilla["claim"]["source"] == "user"
+        assert vanilla["theory"]["verdict"] == "consistent"
+        verdicts[claim] = (code, vanilla["verdict"])
+    assert verdicts == {"vanilla=tight:-0.6": (1, "inconsistent"),
+                        "vanilla=tight:-0.5": (0, "consistent"),
+                        "vanilla=upper:-1": (1, "inconsistent")}

@@ -74,6 +74,73 @@ def test_table_shows_every_method_and_its_verdict(study):
     summary = study.summarize()
     text = str(summary)
     for name, m in summary.methods.items():
-        line = next(ln for ln in text.splitlines() if ln.startswith(name) and "[" in ln)
-        assert f"{m.slope:+7.3f}" in line and m.verdict in line
+        slopes = next(ln for ln in text.splitlines() if ln.startswith(name) and "[" in ln)
+        assert f"{m.slope:+6.3f}" in slopes
+        assert f"{m.quantiles['0.5']['slope']:+6.3f}" in slopes
+        line = next(ln for ln in text.splitlines() if ln.startswith(name) and m.kind in ln)
+        assert line.endswith(m.verdict) and m.slope_check in line
     assert "bound decomposition" in summary.bound_table()
+
+
+def test_json_contract_of_theory_quantiles_paired_and_claims(study):
+    from kdtheory.examples import Prediction
+
+    summary = study.summarize(predictions={"vanilla": Prediction(-0.6, "tight")},
+                              n_bootstrap=50)
+    data = json.loads(summary.to_json())
+    assert StudySummary.from_json(summary.to_json()).to_json() == summary.to_json()
+    for name, m in data["methods"].items():
+        assert set(m["theory"]) >= {"error", "ratio", "ratio_ci", "verdict"}
+        assert len(m["theory"]["ratio_ci"]) == len(m["sample_sizes"])
+        for q in ("0.5", "0.9"):
+            assert set(m["quantiles"][q]) >= {"slope", "ci", "verdict"}
+        assert m["claim"]["source"] == ("user" if name == "vanilla" else "registered")
+    assert data["methods"]["vanilla"]["claim"] == {"kind": "tight", "slope": -0.6,
+                                                   "source": "user"}
+    pairs = {(p["a"], p["b"]): p for p in data["paired"]}
+    assert set(pairs) == {("crossfit", "sample_split"), ("enhanced", "crossfit"),
+                          ("crossfit", "vanilla")}
+    for p in pairs.values():
+        assert len(p["mean_log_ratio"]) == len(p["ci"]) == len(p["win_rate"]) == 3
+    assert set(data["teacher"]) == {"teacher_train_error", "teacher_test_error",
+                                    "teacher_test_error4"}
+    assert data["teacher"]["teacher_test_error4"]["theory"] is None
+    with pytest.raises(ValueError, match="unknown method"):
+        study.summarize(predictions={"nope": Prediction(-1.0, "upper")})
+    with pytest.raises(ValueError, match="statistic"):
+        study.summarize(statistic="mode")
+
+
+def test_paired_statistics_come_from_the_records(study):
+    summary = study.summarize(n_bootstrap=20)
+    pair = next(p for p in summary.paired if p["a"] == "enhanced")
+    for j, n in enumerate(pair["sample_sizes"]):
+        a = {r["replication"]: r["error"] for r in study.records_for("enhanced") if r["n"] == n}
+        b = {r["replication"]: r["error"] for r in study.records_for("crossfit") if r["n"] == n}
+        logs = np.log([a[k] for k in sorted(a)]) - np.log([b[k] for k in sorted(a)])
+        assert pair["mean_log_ratio"][j] == pytest.approx(logs.mean(), rel=1e-12)
+        assert pair["win_rate"][j] == np.mean(logs < 0)
+        half = stats.t.ppf(0.975, 5) * logs.std(ddof=1) / np.sqrt(6)
+        assert pair["ci"][j] == pytest.approx([logs.mean() - half, logs.mean() + half])
+
+
+def test_paired_comparison_can_fail():
+    """A method that loses on every replication has win rate 0 and a positive CI."""
+    from kdtheory.results import paired_comparison
+
+    a = [{"n": 10, "replication": r, "error": 2.0 + 0.1 * r} for r in range(5)]
+    b = [{"n": 10, "replication": r, "error": 1.0} for r in range(5)]
+    out = paired_comparison(a, b, [10])
+    assert out["win_rate"] == [0.0] and out["ci"][0][0] > 0
+    assert paired_comparison(a, b, [20]) is None
+
+
+def test_the_deciding_statistic_and_the_bootstrap_seed(study):
+    s1, s2 = study.summarize(n_bootstrap=30), study.summarize(n_bootstrap=30)
+    assert s1.methods["enhanced"].quantiles == s2.methods["enhanced"].quantiles
+    assert s1.methods["enhanced"].decided_by == "0.5"      # upper claim: the median
+    assert s1.methods["vanilla"].decided_by == "mean"      # tight claim: the mean
+    s3 = study.summarize(n_bootstrap=30, statistic="0.9")
+    assert all(m.decided_by == "0.9" for m in s3.methods.values())
+    text = str(s1)
+    assert "paired comparisons" in text and "theory curves" in text and "median" in text
