@@ -5,7 +5,10 @@ Each theorem bounds the student error :math:`\|\hat f - f_0\|^2` up to constants
 * vanilla: :math:`1/n + \|\hat p - p_0\|_n^2 + \delta_n^2` (training-point teacher error);
 * sample-split and cross-fit: :math:`1/m + \|\hat p - p_0\|_2^2 + \delta_{n/B}^2` (held-out
   teacher error; B = 2 for sample splitting);
-* enhanced: :math:`1/n + \|\hat p - p_0\|_4^4 + \delta_{n/B}^2` + gamma bias + gamma variance.
+* enhanced: :math:`1/n + \|\hat p - p_0\|_4^4 + \delta_{n/B}^2` + gamma bias + gamma variance
+  :math:`\delta_{n/B}^2\sqrt{E\|\gamma(Y - \hat p)\|^4}`;
+
+:math:`\delta` is that of the loss-difference class (:func:`loss_class_factor`).
 
 This module is the one place these quantities are computed: :func:`teacher_errors` per cell,
 :func:`bound_terms` per method and cell, :func:`summarize_bounds` per method and n, and
@@ -16,6 +19,8 @@ bounded in n where the theorem applies (not below 1: the constants are unknown).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import math
 
 import numpy as np
 
@@ -81,33 +86,73 @@ def student_delta_sq(student_kind, n, n_folds) -> dict:
     return {method: radius[m] for method, m in size.items()}
 
 
+def loss_class_factor(p0) -> float:
+    r"""Ratio :math:`\delta_n(G)/\delta_n(F)` of the SEL loss-difference class G of a constant
+    student to the constant class F, from p0 at the cell's rows (docs/theory.md §8.1).
+
+    :math:`g_\Delta(x) = \frac12\|\Delta\|^2 + \Delta\cdot e(x)`, :math:`e = f_0 - \log p_0`,
+    so G lies in the cone :math:`\mathrm{span}\{1, \log p_{01}, \dots, \log p_{0k}\}` of rank
+    D (computed on the rows, relative tolerance 1e-10):
+
+    * D = 1 (e = 0, p0 constant: the underfit example): G is the non-negative constants,
+      whose radius is exactly half the constants' (theory §7.2): factor 1/2;
+    * D > 1: the span's radius :math:`b\,E\|P_D\varepsilon\|/\sqrt n` bounds G's; as n grows
+      :math:`E\|P_D\varepsilon\| \to E\chi_D = \sqrt2\,\Gamma(\frac{D+1}2)/\Gamma(\frac D2)`,
+      and :math:`E\chi_1 = \sqrt{2/\pi}` is the constants', so the factor is
+      :math:`E\chi_D/E\chi_1` (1.596/0.798 = 2 for D = 3).
+    """
+    logs = np.log(np.asarray(p0, dtype=np.float64))
+    design = np.column_stack([np.ones(logs.shape[0]), logs])
+    sv = np.linalg.svd(design, compute_uv=False)
+    rank = int(np.sum(sv > 1e-10 * sv[0]))
+    if rank == 1:
+        return 0.5
+
+    def e_chi(dim):
+        return math.sqrt(2) * math.exp(math.lgamma((dim + 1) / 2) - math.lgamma(dim / 2))
+
+    return e_chi(rank) / e_chi(1)
+
+
 def bound_terms(method, estimator, y, p0, delta_n_sq, teacher_term, *, clip):
-    r"""The terms of the method's bound on the student error, on one draw.
+    r"""The terms of the method's bound on the student error, on one draw (docs/theory.md §8).
 
     With m the rows the student uses, :math:`\hat p` the clipped teacher output on them and
     :math:`\gamma` the correction weights of each split's alpha (``estimator.splits_``):
 
+    * ``delta_n_sq``: :math:`\delta^2` of the loss-difference class
+      :math:`\{\ell(f, p_0) - \ell(f_0, p_0)\}` at the method's size: ``delta_n_sq`` (the
+      constant class's, :func:`student_delta_sq`) times :func:`loss_class_factor` squared for a
+      constant student (other students: the student class's, unchanged);
     * ``teacher_term``: the method's entry of :func:`teacher_errors` (:data:`TEACHER_TERM`);
     * ``gamma_bias`` :math:`\frac1m\sum_i\|(\gamma_i - 1/\hat p_i)(p_0 - \hat p_i)\|^2`, the
       first-order teacher error the correction leaves (0 at alpha = inf); enhanced only;
-    * ``gamma_variance`` :math:`\frac{1}{m^2}\sum_i \|\gamma_i (y_i - \hat p_i)\|^2`, the
-      label noise the correction adds to the mean pseudo-target (0 at alpha = 0); enhanced only;
+    * ``gamma_variance`` :math:`\frac1B\sum_t \delta_{n/B}^2\sqrt{E_t\|\gamma(Y - \hat p)\|^4}`,
+      :math:`E_t` the mean over fold t's held-out rows, as the theorem states it (0 at
+      alpha = 0); enhanced only;
     * ``bound`` = 1/m + ``delta_n_sq`` + ``teacher_term`` (+ the two gamma terms for enhanced).
     """
+    from .students import ConstantStudent
+
     proba = estimator.teacher_proba_[0]
     used = ~np.isnan(proba[:, 0])
     m = int(used.sum())
+    if all(isinstance(s, ConstantStudent) for s in estimator.students_):
+        delta_n_sq = delta_n_sq * loss_class_factor(p0[used]) ** 2
     terms = {"delta_n_sq": delta_n_sq, "teacher_term": teacher_term, "gamma_bias": 0.0,
              "gamma_variance": 0.0}
     if method == "enhanced":
         p_hat = np.clip(proba, clip, 1.0)
         gamma = np.zeros_like(p_hat)
+        fourth = []
         for t, (_, rows) in enumerate(estimator.splits_[0]):
             gamma[rows] = gamma_rule(p_hat[rows], y[rows], alpha=estimator.alpha_[0, t],
                                      clip=clip)
-        g, p, yy, pp0 = gamma[used], p_hat[used], y[used], p0[used]
+            noise = np.sum((gamma[rows] * (y[rows] - p_hat[rows])) ** 2, axis=1)
+            fourth.append(math.sqrt(float(np.mean(noise ** 2))))
+        g, p, pp0 = gamma[used], p_hat[used], p0[used]
         terms["gamma_bias"] = float(np.mean(np.sum(((g - 1 / p) * (pp0 - p)) ** 2, axis=1)))
-        terms["gamma_variance"] = float(np.sum((g * (yy - p)) ** 2) / m**2)
+        terms["gamma_variance"] = float(delta_n_sq * np.mean(fourth))
     terms["bound"] = 1.0 / m + sum(terms.values())
     return terms
 
@@ -141,7 +186,8 @@ def summarize_bounds(records_per_n, mean_errors) -> BoundSummary:
 def format_bound_table(summary) -> str:
     """Per method and n: student error, the terms of its bound, and error / bound."""
     lines = ["bound decomposition (docs/theory.md §8): bound = 1/m + delta_n^2 + teacher term "
-             "[+ gamma bias + gamma variance for enhanced]; delta_n: constant class, b = 1"]
+             "[+ gamma bias + gamma variance for enhanced]; delta_n: the SEL loss-difference "
+             "class, b = 1; gamma variance delta_{n/B}^2 sqrt(E||gamma (Y - p_hat)||^4)"]
     lines.append(f"{'method':13s} {'n':>7s} {'error':>9s} {'delta_n^2':>9s} {'teacher':>9s} "
                  f"{'g-bias':>9s} {'g-var':>9s} {'bound':>9s} {'ratio':>8s}")
     for name, m in summary.methods.items():
@@ -152,4 +198,10 @@ def format_bound_table(summary) -> str:
                          f"{b.gamma_variance[j]:9.2e} {b.bound[j]:9.2e} {b.ratio[j]:8.3f}")
     lines.append("teacher term: vanilla ||p_hat - p0||_n^2 on training points; sample_split and "
                  "crossfit ||p_hat - p0||^2 on held-out points; enhanced ||p_hat - p0||_4^4")
+    teacher = getattr(summary, "teacher", {})
+    if teacher:
+        lines.append("teacher errors: slope of log(mean) on log n [95% CI]")
+        for key, t in teacher.items():
+            lines.append(f"  {key:20s} {t['slope']:+7.3f} [{t['ci'][0]:+7.3f}, "
+                         f"{t['ci'][1]:+7.3f}]")
     return "\n".join(lines)
