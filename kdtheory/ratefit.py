@@ -289,8 +289,8 @@ def ratio_verdict(ratio_cis, band: float = DEFAULT_BAND) -> str:
     """The theory verdict of a curve from its per-n ratio CIs (docs/theory.md §9).
 
     "inconsistent" when some CI misses [1/band, band]; else "inconclusive" when some CI is
-    wider than the band itself (upper / lower > band^2, or a lower end <= 0); else
-    "consistent".
+    so wide that it says nothing (upper / lower > band^4, twice the band's own log-width, or
+    a lower end <= 0); else "consistent".
     """
     band = check_positive(band, "band")
     if not band > 1:
@@ -300,7 +300,7 @@ def ratio_verdict(ratio_cis, band: float = DEFAULT_BAND) -> str:
         return "inconclusive"
     if any(hi < 1 / band or lo > band for lo, hi in cis):
         return "inconsistent"
-    if any(lo <= 0 or hi / lo > band**2 for lo, hi in cis):
+    if any(lo <= 0 or hi / lo > band**4 for lo, hi in cis):
         return "inconclusive"
     return "consistent"
 

@@ -163,7 +163,8 @@ def test_quantile_slope_is_seeded_and_checks_input():
     ([(0.9, 1.1), (0.7, 0.85)], "consistent"),
     ([(0.9, 1.1), (0.6, 0.75)], "inconsistent"),     # misses [0.8, 1.25]
     ([(1.3, 1.4)], "inconsistent"),
-    ([(0.5, 1.6)], "inconclusive"),                  # wider than the band
+    ([(0.5, 1.6)], "inconclusive"),                  # 1.6 / 0.5 > 1.25^4: says nothing
+    ([(0.7, 1.6)], "consistent"),                    # wide, but within 1.25^4
     ([(-0.1, 1.0)], "inconclusive"),
 ])
 def test_ratio_verdict_rules(cis, expected):

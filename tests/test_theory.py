@@ -1,0 +1,186 @@
+"""Theory curves (docs/theory.md §5.4, §5.5): closed forms against quadrature, curves against
+simulation (fixed seeds, tolerances from the Monte Carlo error), and the checks can fail."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from kdtheory.montecarlo import run_study
+from kdtheory.theory import (
+    _circle_means, interpolation_level, kernel_variance_constant, radial_cf, theory_curves,
+    torus_errors, torus_log_moments, torus_terms, underfit_errors,
+)
+
+P0 = np.array([0.2, 0.3, 0.5])
+V = float(np.sum((1 - P0) / P0))
+
+
+def test_underfit_exact_sums_match_their_expansions():
+    """theory §5.1: the exact vanilla sum is k c^2 + V(1 + c)/n + O(n^-2); sample splitting is
+    the same sum at the teacher's half."""
+    sizes = [300, 3000, 30000]
+    out = underfit_errors(sizes)
+    for j, n in enumerate(sizes):
+        c = math.log1p(n ** -0.25)
+        assert abs(out["vanilla"][j] - (3 * c**2 + V * (1 + c) / n)) <= 100 / n**2
+        half = n - n // 2
+        c_half = math.log1p(half ** -0.25)
+        assert abs(out["sample_split"][j] - (3 * c_half**2 + V * (1 + c_half) / half)) \
+            <= 100 / half**2
+
+
+@pytest.fixture(scope="module")
+def underfit_study():
+    return run_study("underfit", seed=11, sample_sizes=[400, 1600], n_replications=150,
+                     n_jobs=2, progress=False)
+
+
+def test_underfit_curves_match_the_engine(underfit_study):
+    """Every method's mean error and both teacher errors within 4 SE + 100/n^2 of the curve
+    (150 replications per n)."""
+    sizes = underfit_study.sample_sizes
+    curves = theory_curves("underfit", underfit_study.params, sizes)
+    for name in ("vanilla", "sample_split", "crossfit", "enhanced", "teacher_train_error",
+                 "teacher_test_error"):
+        method = name if name in ("vanilla", "sample_split", "crossfit", "enhanced") \
+            else "crossfit"
+        field = "error" if method == name else name
+        for j, n in enumerate(sizes):
+            values = np.array([r[field] for r in underfit_study.records_for(method)
+                               if r["n"] == n])
+            se = values.std(ddof=1) / math.sqrt(values.size)
+            assert abs(values.mean() - curves[name][j]) <= 4 * se + 100 / n**2, (name, n)
+
+
+def test_a_wrong_curve_is_rejected(underfit_study):
+    """The ratio verdict can fail: vanilla's curve without its shrinkage (V/n only) is far
+    off, and so is the cross-fit curve with vanilla's lambda_n replaced by 2 lambda_n."""
+    from kdtheory.ratefit import ratio_interval, ratio_verdict
+
+    summary = underfit_study.summarize(n_bootstrap=20)
+    assert summary.methods["vanilla"].theory["verdict"] == "consistent"
+    m = summary.methods["vanilla"]
+    for wrong in ([V / n for n in m.sample_sizes],
+                  [3 * math.log1p(2 * n ** -0.25) ** 2 for n in m.sample_sizes]):
+        cis = [ratio_interval(e, s, w)[1] for e, s, w in zip(m.mean_error, m.se_error, wrong)]
+        assert ratio_verdict(cis) == "inconsistent"
+
+
+@pytest.mark.parametrize("b0", [0.1, 0.3, 0.49])
+def test_circle_means_against_quadrature(b0):
+    s, inv1, inv2 = _circle_means(b0)
+    for power, closed in ((1, inv1), (2, inv2)):
+        value, _ = integrate.quad(lambda u, k=power: (0.5 + b0 * math.sin(2 * math.pi * u)) ** -k,
+                                  0, 1, limit=400, epsabs=1e-12)
+        assert value == pytest.approx(closed, rel=1e-9)
+
+
+def test_torus_terms_against_direct_quadrature():
+    """theory §5.5: b1, b2, q2 and the teacher L2 error from their closed forms equal the
+    quadrature over x_1 of the same leading-order integrands (bias and variance at a point)."""
+    d, a, c_h, A, m = 2, 0.5, 0.5, 0.35, 4000.0
+    t = torus_terms(m, d=d, a=a, c_h=c_h, amplitude=A)
+    phi, phi2, v = t["phi"], t["phi2"], t["v"]
+    f0 = torus_log_moments(A)[0]
+
+    def mean_over_x(fn):
+        return integrate.quad(lambda u: fn(math.sin(2 * math.pi * u)), 0, 1, limit=400,
+                              epsabs=1e-13)[0]
+
+    mu = lambda s: 0.5 + A * phi * s                            # noqa: E731
+    var = lambda s: v * (0.25 - A**2 * phi * (2 * phi2 - phi) * s**2)   # noqa: E731
+    p0 = lambda s: 0.5 + A * s                                  # noqa: E731
+    assert t["b1"] == pytest.approx(mean_over_x(lambda s: math.log(mu(s))) - f0, rel=1e-8)
+    assert t["b2"] == pytest.approx(mean_over_x(lambda s: -var(s) / (2 * mu(s) ** 2)), rel=1e-8)
+    assert t["q2"] == pytest.approx(
+        mean_over_x(lambda s: ((mu(s) - p0(s)) ** 2 + var(s)) / (2 * p0(s) ** 2)), rel=1e-8)
+    assert t["teacher_l2"] == pytest.approx(
+        2 * mean_over_x(lambda s: (mu(s) - p0(s)) ** 2 + var(s)), rel=1e-8)
+
+
+@pytest.mark.parametrize("d", [1, 2, 5])
+def test_kernel_variance_constant_and_squared_kernel_cf(d):
+    """kappa = c2 / c1^2 against quadrature of the radial integrals; phi of the squared kernel
+    (exponent 2a) against Monte Carlo draws of its law (4 SE)."""
+    a = d / 4
+    surface = 2 * math.pi ** (d / 2) / math.gamma(d / 2)
+    c1 = surface * integrate.quad(lambda r: r ** (d - 1 - a), 0, 1)[0]
+    c2 = surface * integrate.quad(lambda r: r ** (d - 1 - 2 * a), 0, 1)[0]
+    assert kernel_variance_constant(d, a) == pytest.approx(c2 / c1**2, rel=1e-10)
+    rng = np.random.default_rng(d)
+    draws = 200_000
+    radius = rng.uniform(size=draws) ** (1 / (d - 2 * a))
+    direction = rng.standard_normal((draws, d))
+    u1 = radius * direction[:, 0] / np.linalg.norm(direction, axis=1)
+    values = np.cos(2.0 * u1)
+    assert abs(values.mean() - radial_cf(2.0, d, 2 * a)) <= 4 * values.std() / math.sqrt(draws)
+
+
+@pytest.fixture(scope="module")
+def torus_study():
+    return run_study("torus", {"d": 2}, seed=3, sample_sizes=[1000, 4000], n_replications=40,
+                     n_jobs=2, progress=False)
+
+
+@pytest.mark.statistical
+def test_torus_teacher_and_crossfit_curves_match_the_engine(torus_study):
+    """theory §5.5 at d = 2 (leading order; 40 replications): the held-out teacher L2 error
+    within 10% + 4 SE, the cross-fit student error within 25% + 4 SE; vanilla exactly (4 SE)."""
+    sizes = torus_study.sample_sizes
+    curves = theory_curves("torus", torus_study.params, sizes)
+    for name, field, method, rel in (("teacher_test_error", "teacher_test_error", "crossfit",
+                                      0.10),
+                                     ("crossfit", "error", "crossfit", 0.25),
+                                     ("vanilla", "error", "vanilla", 0.0)):
+        for j, n in enumerate(sizes):
+            values = np.array([r[field] for r in torus_study.records_for(method) if r["n"] == n])
+            se = values.std(ddof=1) / math.sqrt(values.size)
+            assert abs(values.mean() - curves[name][j]) <= rel * curves[name][j] + 4 * se, \
+                (name, n, values.mean(), curves[name][j])
+
+
+@pytest.mark.statistical
+def test_torus_summary_verdicts_and_a_wrong_bandwidth_fails(torus_study):
+    """The study's theory verdicts for the teacher and cross-fit are consistent; the curve of
+    a teacher with half the bandwidth (c_h = 0.25) is rejected by the same data."""
+    from kdtheory.ratefit import ratio_interval, ratio_verdict
+
+    summary = torus_study.summarize(n_bootstrap=20)
+    assert summary.teacher["teacher_test_error"]["theory"]["verdict"] == "consistent"
+    assert summary.methods["crossfit"].theory["verdict"] == "consistent"
+    wrong = torus_errors(torus_study.sample_sizes, d=2, c_h=0.25)["teacher_test_error"]
+    t = summary.teacher["teacher_test_error"]
+    cis = [ratio_interval(e, s, w)[1] for e, s, w in zip(t["mean"], t["se"], wrong)]
+    assert ratio_verdict(cis) == "inconsistent"
+
+
+def test_interpolation_level_is_about_14_6_at_the_overfit_defaults():
+    """theory §5.2: vanilla's Omega(1) level, sum_j((1 - pi_j) log clip - f0_j)^2 + 2 log^2(clip)
+    pi (1 - pi) / n: 14.45 + 23.9 / n at d = 2 (14.50 at n = 500)."""
+    curves = theory_curves("overfit", {"d": 2, "p0": "sin", "clip": 1e-3, "n_folds": 5,
+                                       "enhanced_alpha": math.inf}, [500, 10**6])
+    assert curves["vanilla"][1] == pytest.approx(14.45, abs=0.01)
+    assert curves["vanilla"][0] - curves["vanilla"][1] == pytest.approx(
+        2 * math.log(1e-3) ** 2 * 0.25 / 500, rel=1e-3)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: underfit_errors([100], p0=(0.5, 0.6)), "p0"),
+    (lambda: underfit_errors([3], n_folds=5), "n_folds"),
+    (lambda: underfit_errors([100.5]), "sample_sizes"),
+    (lambda: torus_errors([100], d=2, amplitude=0.6), "amplitude"),
+    (lambda: torus_errors([100], d=2, a=1.0), "a must"),
+    (lambda: interpolation_level([100], pi1=1.2, f0=(0, 0)), "pi1"),
+    (lambda: radial_cf(1.0, 2, 2.0), "exponent"),
+])
+def test_bad_input_is_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_no_curve_for_other_alphas_or_examples():
+    params = {"p0": (0.2, 0.3, 0.5), "n_folds": 5, "clip": 1e-3, "enhanced_alpha": 0.5}
+    assert "enhanced" not in theory_curves("underfit", params, [100])
+    assert theory_curves("nope", params, [100]) == {}
