@@ -33,7 +33,8 @@ def check_X(X, *, name: str = "X", min_rows: int = 1) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(
-            f"{name} must be finite; {name}[{bad[0]}, {bad[1]}] = {arr[tuple(bad)]}"
+            f"{name} must be finite (no NaN or inf); {name}[{bad[0]}, {bad[1]}] = "
+            f"{arr[tuple(bad)]}"
         )
     return np.ascontiguousarray(arr)
 
@@ -161,3 +162,111 @@ def check_positive(value, name: str, *, allow_inf: bool = False) -> float:
             or value <= 0 or (np.isinf(value) and not allow_inf):
         raise ValueError(f"{name} must be a positive number, got {_describe(value)}")
     return float(value)
+
+
+def _n_rows(a):
+    try:
+        shape = np.shape(a)
+    except (TypeError, ValueError):
+        return None
+    return shape[0] if len(shape) else None
+
+
+def _first_non_integer(y):
+    values = np.asarray(y).ravel()
+    if values.dtype.kind != "f":
+        return None
+    bad = values[~np.isfinite(values) | (values != np.round(np.nan_to_num(values)))]
+    return bad[0] if bad.size else None
+
+
+def check_classifier_fit(estimator, X, y, *, n_classes=None):
+    """Validate a classifier's ``fit(X, y)`` input the scikit-learn way, with kdtheory's messages.
+
+    ``sklearn.utils.validation.validate_data`` records ``n_features_in_`` (and
+    ``feature_names_in_`` for a DataFrame) and rejects 1-D, sparse, complex and empty X; the
+    checks here name the argument and the value: a finite X (the first non-finite entry), as
+    many labels as rows, discrete labels, at least two classes.
+
+    Labels. With ``n_classes=None`` any hashable labels are accepted and encoded:
+    ``classes = numpy.unique(y)`` (sorted) and ``encoded[i]`` is the index of ``y[i]`` in
+    ``classes``. With ``n_classes=k`` the labels must be the integers 0..k-1 and ``classes`` is
+    ``arange(k)`` (a class may be absent: what a rate study's small samples need).
+
+    Returns
+    -------
+    X : float64 ndarray (n, d); encoded : int64 ndarray (n,) in 0..len(classes)-1;
+    classes : ndarray (k,)
+    """
+    from sklearn.utils.multiclass import type_of_target
+    from sklearn.utils.validation import validate_data
+
+    n_x, n_y = _n_rows(X), _n_rows(y)
+    if y is not None and n_x is not None and n_y is not None and n_x != n_y:
+        raise ValueError(f"labels y has {n_y} entries but X has {n_x} rows")
+    X, y = validate_data(estimator, X, y, dtype=np.float64, ensure_all_finite=False,
+                         ensure_min_samples=2)
+    X = check_X(X, min_rows=2)
+    if n_classes is not None:
+        k = check_int(n_classes, "n_classes", minimum=2)
+        return X, check_labels(y, n_rows=X.shape[0], n_classes=k), np.arange(k)
+    kind = type_of_target(y, input_name="y")
+    if kind not in ("binary", "multiclass"):
+        bad = _first_non_integer(y)
+        found = "" if bad is None else f", found {bad}"
+        raise ValueError(f"labels y must be discrete class labels{found} "
+                         f"(Unknown label type: {kind})")
+    classes, encoded = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ValueError(f"labels y contain a single class {classes[0]!r}; distillation needs "
+                         f"at least 2 classes")
+    return X, encoded.astype(np.int64).ravel(), classes
+
+
+def check_classifier_predict(estimator, X) -> np.ndarray:
+    """X for a fitted classifier's predict: fitted, same features (names and order), finite."""
+    from sklearn.utils.validation import check_is_fitted, validate_data
+
+    check_is_fitted(estimator)
+    X = validate_data(estimator, X, reset=False, dtype=np.float64, ensure_all_finite=False)
+    return check_X(X)
+
+
+PROBA_SUM_TOL = 1e-6
+"""How far from 1 a teacher's ``predict_proba`` row may sum (:func:`check_teacher_output`)."""
+
+
+def check_teacher_output(teacher, raw, classes, n_classes: int, *, name=None) -> None:
+    r"""Check a fitted teacher's ``predict_proba`` output ``raw`` (m, len(classes)).
+
+    ``classes`` is the teacher's own ``classes_`` (the column order of ``raw``), which must be
+    distinct integers among our encoded classes 0..k-1; extra columns (a class we do not have)
+    are an error. Entries must lie in [0, 1] and each row must sum to 1 within
+    :data:`PROBA_SUM_TOL` (the sum does not depend on the column order, so this holds after the
+    columns are mapped onto ours). A teacher with ``substochastic_proba = True`` (a shrunk
+    teacher, MATH.md §2) must instead have row sums in (0, 1 + tol].
+    """
+    name = name or f"{type(teacher).__name__}.predict_proba"
+    classes = np.asarray(classes)
+    if (classes.dtype.kind not in "iu" or np.unique(classes).size != classes.size
+            or classes.min(initial=0) < 0 or classes.max(initial=0) >= n_classes):
+        raise ValueError(
+            f"{name} returned {raw.shape[1]} columns for classes_ = {_describe(classes.tolist())}"
+            f", which are not distinct classes among the {n_classes} of the labels "
+            f"(0..{n_classes - 1}): the teacher returns extra columns")
+    outside = (raw < 0) | (raw > 1)
+    if outside.any():
+        i, j = np.argwhere(outside)[0]
+        raise ValueError(f"{name} returned probabilities outside [0, 1]: row {i}, column {j} "
+                         f"is {raw[i, j]}")
+    sums = raw.sum(axis=1)
+    if getattr(teacher, "substochastic_proba", False):
+        bad = (sums <= 0) | (sums > 1 + PROBA_SUM_TOL)
+        rule = "in (0, 1] (substochastic_proba teacher)"
+    else:
+        bad = np.abs(sums - 1) > PROBA_SUM_TOL
+        rule = f"to 1 within {PROBA_SUM_TOL:g}"
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} row {i} sums to {sums[i]!r}; rows must sum {rule} "
+                         f"({int(bad.sum())} of {raw.shape[0]} rows do not)")

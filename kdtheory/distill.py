@@ -28,10 +28,12 @@ used by the student (the teacher half of sample splitting).
 from __future__ import annotations
 
 import numpy as np
-from ._estimator import Estimator, clone
+from scipy.special import log_softmax, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+
 from ._validation import (
-    check_alpha, check_clip, check_int, check_labels, check_proba, check_X, infer_n_classes,
-    one_hot,
+    check_alpha, check_classifier_fit, check_classifier_predict, check_clip, check_int,
+    check_proba, one_hot,
 )
 from .crossfit import check_folds, crossfit_predict, fit_on_splits, fold_splits, make_folds
 from .losses import DEFAULT_CLIP, sel_pseudo_target
@@ -73,12 +75,25 @@ def tune_alpha(teacher, student, X, labels, *, n_classes, n_folds=5, alpha_grid=
     return float(alpha_grid[int(np.argmin(scores))]), scores
 
 
-class _Distiller(Estimator):
-    """The shared fit template; subclasses define ``_draw_folds`` and ``make_splits``.
+class _Distiller(ClassifierMixin, BaseEstimator):
+    r"""The shared fit template; subclasses define ``_draw_folds`` and ``make_splits``.
+
+    A distiller is a scikit-learn classifier (``sklearn.base.ClassifierMixin``): ``fit(X, y)``
+    takes any hashable labels (encoded as indices into the sorted ``classes_``; with
+    ``n_classes=k`` the labels must be 0..k-1), the teacher and the student see the encoded
+    labels 0..k-1. The student's scores :math:`\hat f(x) \in \mathbb{R}^k` estimate
+    :math:`\log p_0(x)` up to a constant per row (SEL: :math:`f_0 = \log p_0` when the class
+    contains it), so
+
+    * ``decision_function(X)``: the logits :math:`\hat f(x)` (k > 2), or the log-odds
+      :math:`\hat f_2 - \hat f_1` of ``classes_[1]`` (k = 2, scikit-learn's convention);
+    * ``predict_proba(X)``: :math:`\mathrm{softmax}(\hat f(x))`, rows summing to 1;
+    * ``predict(X)``: ``classes_[argmax_j f_j(x)]``; ``score``: accuracy.
 
     After ``fit``, ``splits_[r][t] = (fit_rows, query_rows)`` is split t of fold draw r (the
     student uses the query rows), ``alpha_[r, t]`` its alpha and ``teacher_proba_[r]`` the
-    teacher outputs (NaN on rows never queried).
+    teacher outputs (NaN on rows never queried); ``n_features_in_`` and, for a DataFrame,
+    ``feature_names_in_`` are checked at predict time (same columns in the same order).
     """
 
     _deterministic_splits = False  # True when the splits do not depend on a random draw
@@ -103,13 +118,15 @@ class _Distiller(Estimator):
             raise TypeError(f"student must have fit and predict, got {type(self.student).__name__}")
         return clip
 
-    def fit(self, X, labels, *, teacher_proba=None, folds=None):
+    def fit(self, X, y, *, teacher_proba=None, folds=None):
         """Fit the teacher(s) per split, build pseudo-targets, fit the student(s).
 
         Parameters
         ----------
-        X : array of shape (n, d)
-        labels : int array of shape (n,), classes 0..k-1
+        X : array-like of shape (n, d)
+        y : array-like of shape (n,)
+            Class labels (any hashable values; the integers 0..k-1 when ``n_classes=k``).
+            ``teacher_proba`` columns follow ``classes_``.
         teacher_proba : array of shape (n, k) or (n_rep, n, k), optional
             Precomputed teacher outputs (rows never queried are NaN); the teacher is then not
             fit, except by ``alpha="tune"``, which also needs ``folds``.
@@ -121,9 +138,8 @@ class _Distiller(Estimator):
         self
         """
         clip = self._check_params()
-        X = check_X(X, min_rows=2)
-        labels = check_labels(labels, n_rows=X.shape[0])
-        k = infer_n_classes(labels, self.n_classes)
+        X, labels, classes = check_classifier_fit(self, X, y, n_classes=self.n_classes)
+        k = classes.size
         n = X.shape[0]
         rng = np.random.default_rng(self.random_state)
         if teacher_proba is not None:
@@ -172,17 +188,35 @@ class _Distiller(Estimator):
             self.students_.append(clone(self.student).fit(X[used], self.pseudo_targets_[r, used]))
         self.teacher_proba_ = proba
         self.splits_ = splits
+        self.classes_ = classes
         self.n_classes_ = k
         return self
 
     def _tuning_folds(self):
         return getattr(self, "n_folds", 5)
 
-    def predict(self, X):
+    def _logits(self, X):
         """Student scores (m, k): the average over fold draws of the fitted students."""
-        if not hasattr(self, "students_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X, labels)")
+        X = check_classifier_predict(self, X)
         return np.mean([s.predict(X) for s in self.students_], axis=0)
+
+    def decision_function(self, X):
+        r"""The student's logits :math:`\hat f(x)` (m, k); for k = 2 the log-odds (m,)."""
+        f = self._logits(X)
+        return f[:, 1] - f[:, 0] if self.n_classes_ == 2 else f
+
+    def predict_proba(self, X):
+        r""":math:`\mathrm{softmax}(\hat f(x))`: (m, k) rows summing to 1, columns ``classes_``."""
+        return softmax(self._logits(X), axis=1)
+
+    def predict_log_proba(self, X):
+        """The log of :meth:`predict_proba`, computed stably (log-softmax of the logits)."""
+        return log_softmax(self._logits(X), axis=1)
+
+    def predict(self, X):
+        """The class of largest logit: ``classes_[argmax_j f_j(x)]``."""
+        f = self._logits(X)
+        return self.classes_[np.argmax(f, axis=1)]
 
 
 def _check_teacher_proba(teacher_proba, n, k):

@@ -11,13 +11,15 @@ least-squares regression of the (n, k) target matrix on x:
 * :class:`RegressorStudent`: any scikit-learn regressor (e.g. a random forest, as in the
   paper's tabular experiments), cloned and fit to the targets.
 
-All follow the scikit-learn API: ``fit(X, T) -> self`` and ``predict(X) -> (m, k)`` scores.
+All derive from ``sklearn.base.RegressorMixin`` and ``BaseEstimator``: ``fit(X, T) -> self``
+and ``predict(X) -> (m, k)`` scores, ``get_params``/``set_params``, ``clone`` and tags.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from ._estimator import Estimator, clone
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+
 from ._validation import check_predict_X, check_X
 
 
@@ -33,7 +35,7 @@ def _check_targets(X, T):
     return X, T
 
 
-class _StudentBase(Estimator):
+class _StudentBase(RegressorMixin, BaseEstimator):
     def _check_predict(self, X):
         return check_predict_X(self, X, fit_call="fit(X, T)")
 

@@ -108,10 +108,10 @@ def test_vanilla_underfit_closed_forms(seed, n):
     ybar = np.bincount(labels, minlength=3) / n
     lam = n ** -0.25
     vanilla = VanillaKD(RidgeTeacher(), ConstantStudent()).fit(X, labels)
-    np.testing.assert_allclose(vanilla.predict(X[:1])[0], np.log(ybar) - np.log1p(lam),
+    np.testing.assert_allclose(vanilla.decision_function(X[:1])[0], np.log(ybar) - np.log1p(lam),
                                rtol=0, atol=1e-12)
     orth = VanillaKD(RidgeTeacher(), ConstantStudent(), alpha=np.inf).fit(X, labels)
-    np.testing.assert_allclose(orth.predict(X[:1])[0], np.log(ybar) - np.log1p(lam) + lam,
+    np.testing.assert_allclose(orth.decision_function(X[:1])[0], np.log(ybar) - np.log1p(lam) + lam,
                                rtol=0, atol=1e-12)
 
 
@@ -139,7 +139,8 @@ def test_crossfit_underfit_matches_fold_by_fold_computation(alpha, seed):
                 gamma = alpha / (pc * (alpha + (y[held] - pc) ** 2))
             targets[held] = np.log(pc) + gamma * (y[held] - pc)
         fits.append(targets.mean(axis=0))
-    np.testing.assert_allclose(est.predict(X[:1])[0], np.mean(fits, axis=0), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(est.decision_function(X[:1])[0], np.mean(fits, axis=0), rtol=0,
+                               atol=1e-12)
 
 
 def test_enhanced_is_crossfit_with_orthogonal_correction():
@@ -147,7 +148,7 @@ def test_enhanced_is_crossfit_with_orthogonal_correction():
     enh = EnhancedKD(RidgeTeacher(), ConstantStudent(), random_state=7).fit(X, labels)
     cf = CrossFitKD(RidgeTeacher(), ConstantStudent(), alpha=np.inf, random_state=7).fit(
         X, labels)
-    np.testing.assert_array_equal(enh.predict(X[:2]), cf.predict(X[:2]))
+    np.testing.assert_array_equal(enh.decision_function(X[:2]), cf.decision_function(X[:2]))
     assert np.all(enh.alpha_ == np.inf)
 
 
@@ -156,7 +157,8 @@ def test_shared_teacher_outputs_reproduce_own_fit():
     own = CrossFitKD(MeanByCellTeacher(), LinearStudent(), random_state=3).fit(X, labels)
     shared = EnhancedKD(MeanByCellTeacher(), LinearStudent(), alpha=0.0).fit(
         X, labels, teacher_proba=own.teacher_proba_)
-    np.testing.assert_allclose(shared.predict(X), own.predict(X), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(shared.decision_function(X), own.decision_function(X), rtol=0,
+                               atol=1e-12)
     assert shared.folds_ is None
 
 
@@ -165,7 +167,7 @@ def test_sample_split_student_uses_only_the_other_half():
     est = SampleSplitKD(MeanByCellTeacher(), ConstantStudent(), random_state=0).fit(X, labels)
     student_rows = est.folds_[0] == 1
     assert np.isnan(est.pseudo_targets_[0, ~student_rows]).all()
-    np.testing.assert_allclose(est.predict(X[:1])[0],
+    np.testing.assert_allclose(est.decision_function(X[:1])[0],
                                est.pseudo_targets_[0, student_rows].mean(axis=0), atol=1e-12)
 
 
@@ -192,7 +194,7 @@ def test_sklearn_classifier_teacher_and_regressor_student_end_to_end():
                 EnhancedKD(LogisticRegression(),
                            RegressorStudent(RandomForestRegressor(n_estimators=5, random_state=0)),
                            random_state=0)):
-        scores = est.fit(X, labels).predict(X)
+        scores = est.fit(X, labels).predict_log_proba(X)
         assert scores.shape == (300, 2) and np.all(np.isfinite(scores))
         # The student's preferred class agrees with the label most of the time.
         assert np.mean(np.argmax(scores, axis=1) == labels) > 0.7
@@ -215,7 +217,8 @@ def test_linear_student_recovers_a_linear_target_exactly():
         (lambda: VanillaKD(RidgeTeacher(), ConstantStudent(), alpha=-1.0), {}, "alpha"),
         (lambda: VanillaKD(RidgeTeacher(), ConstantStudent(), alpha="big"), {}, "alpha"),
         (lambda: VanillaKD(RidgeTeacher(), ConstantStudent(), clip=0.5), {}, "clip"),
-        (lambda: VanillaKD(RidgeTeacher(), ConstantStudent()), {"labels": -1}, "labels"),
+        (lambda: VanillaKD(RidgeTeacher(), ConstantStudent(), n_classes=3), {"labels": -1},
+         "labels"),
         (lambda: VanillaKD(RidgeTeacher(), ConstantStudent()), {"labels": 1.5}, "labels"),
         (lambda: VanillaKD(RidgeTeacher(), ConstantStudent()), {"X": np.nan}, "X"),
         (lambda: VanillaKD(RidgeTeacher(), ConstantStudent()), {"rows": 59}, "labels"),

@@ -1,21 +1,32 @@
 """What every kdtheory teacher shares: the scikit-learn classifier protocol.
 
 A teacher is anything with ``fit(X, labels) -> self`` and ``predict_proba(X) -> (m, k)``; any
-scikit-learn classifier qualifies. kdtheory's own teachers derive from :class:`TeacherMixin`,
-which validates inputs the same way everywhere and sets ``classes_``/``n_classes_`` so that
-:func:`kdtheory.crossfit.crossfit_predict` can align columns even when a fold lacks a class.
+scikit-learn classifier qualifies. kdtheory's own teachers derive from :class:`TeacherMixin`
+(``sklearn.base.ClassifierMixin`` + ``BaseEstimator``: ``get_params``, ``set_params``, ``clone``,
+tags, ``score``), which validates inputs the same way everywhere and sets
+``classes_``/``n_classes_`` so that :func:`kdtheory.crossfit.crossfit_predict` can align columns
+even when a fold lacks a class.
+
+Teacher outputs are checked (:func:`kdtheory._validation.check_teacher_output`): every row must
+sum to 1 within 1e-6. A teacher whose outputs are deliberately *sub-stochastic* (rows summing to
+at most 1, like the shrunk :class:`kdtheory.teachers.RidgeTeacher` of the underfitting example,
+MATH.md §2) declares it with the class attribute ``substochastic_proba = True``; its rows must
+then sum to a value in (0, 1].
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
-from .._estimator import Estimator
 from .._validation import check_labels, check_predict_X, check_X, infer_n_classes
 
 
-class TeacherMixin(Estimator):
+class TeacherMixin(ClassifierMixin, BaseEstimator):
     """Validation and class bookkeeping for kdtheory's teachers (``n_classes`` parameter)."""
+
+    substochastic_proba = False
+    """True for a teacher whose ``predict_proba`` rows sum to at most 1 by design."""
 
     def _validate_fit(self, X, labels):
         X = check_X(X)

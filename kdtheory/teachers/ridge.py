@@ -30,9 +30,13 @@ class RidgeTeacher(TeacherMixin):
     ----------
     lam_ : float
         The penalty used.
+    substochastic_proba : True (class attribute)
+        Declares the rows summing to :math:`1/(1+\lambda) < 1` to the output checks.
     proba_ : ndarray of shape (k,)
         The teacher's constant output.
     """
+
+    substochastic_proba = True
 
     def __init__(self, lam=None, n_classes=None):
         self.lam = lam
