@@ -268,5 +268,5 @@ def check_teacher_output(teacher, raw, classes, n_classes: int, *, name=None) ->
         rule = f"to 1 within {PROBA_SUM_TOL:g}"
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} row {i} sums to {sums[i]!r}; rows must sum {rule} "
+        raise ValueError(f"{name} row {i} sums to {sums[i]:.10g}; rows must sum {rule} "
                          f"({int(bad.sum())} of {raw.shape[0]} rows do not)")

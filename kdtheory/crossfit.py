@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from ._estimator import clone
-from ._validation import check_int, check_labels, check_X
+from ._validation import check_int, check_labels, check_teacher_output, check_X
 
 
 def make_folds(n, n_folds, *, n_rep: int = 1, random_state=None) -> np.ndarray:
@@ -80,6 +80,7 @@ def fit_teacher_proba(teacher, X_fit, labels_fit, X_query, n_classes):
         )
     if np.isnan(raw).any():
         raise ValueError(f"{type(teacher).__name__}.predict_proba returned NaN")
+    check_teacher_output(fitted, raw, classes, n_classes)
     proba = np.zeros((X_query.shape[0], n_classes))
     proba[:, classes.astype(np.int64)] = raw
     return proba, fitted

@@ -33,7 +33,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ._validation import (
     check_alpha, check_classifier_fit, check_classifier_predict, check_clip, check_int,
-    check_proba, one_hot,
+    check_proba, check_teacher_output, one_hot,
 )
 from .crossfit import check_folds, crossfit_predict, fit_on_splits, fold_splits, make_folds
 from .losses import DEFAULT_CLIP, sel_pseudo_target
@@ -129,7 +129,9 @@ class _Distiller(ClassifierMixin, BaseEstimator):
             ``teacher_proba`` columns follow ``classes_``.
         teacher_proba : array of shape (n, k) or (n_rep, n, k), optional
             Precomputed teacher outputs (rows never queried are NaN); the teacher is then not
-            fit, except by ``alpha="tune"``, which also needs ``folds``.
+            fit, except by ``alpha="tune"``, which also needs ``folds``. Rows must sum to 1
+            within 1e-6 (in (0, 1] if the teacher declares ``substochastic_proba``), as the
+            outputs of a teacher fit here must.
         folds : int array of shape (n_rep, n) or (n,), optional
             Fold ids to use instead of a fresh draw (cross-fit and enhanced only).
 
@@ -143,7 +145,7 @@ class _Distiller(ClassifierMixin, BaseEstimator):
         n = X.shape[0]
         rng = np.random.default_rng(self.random_state)
         if teacher_proba is not None:
-            proba = _check_teacher_proba(teacher_proba, n, k)
+            proba = _check_teacher_proba(teacher_proba, n, k, self.teacher)
             self.teachers_ = []
             if folds is None and not self._deterministic_splits:
                 if self.alpha == "tune":
@@ -219,7 +221,9 @@ class _Distiller(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(f, axis=1)]
 
 
-def _check_teacher_proba(teacher_proba, n, k):
+def _check_teacher_proba(teacher_proba, n, k, teacher):
+    """Precomputed teacher outputs: shape, entries in [0, 1] and row sums as the teacher's own
+    outputs (:func:`kdtheory._validation.check_teacher_output`); all-NaN rows are unused."""
     arr = np.asarray(teacher_proba, dtype=np.float64)
     if arr.ndim == 2:
         arr = arr[None]
@@ -228,8 +232,10 @@ def _check_teacher_proba(teacher_proba, n, k):
             f"teacher_proba must have shape ({n}, {k}) or (n_rep, {n}, {k}), got "
             f"{np.shape(teacher_proba)}"
         )
-    unused = np.isnan(arr).all(axis=2)
-    check_proba(np.where(unused[..., None], 0.5, arr).reshape(-1, k), name="teacher_proba")
+    filled = np.where(np.isnan(arr).all(axis=2)[..., None], 1.0 / k, arr)
+    check_proba(filled.reshape(-1, k), name="teacher_proba")
+    for r, rows in enumerate(filled):
+        check_teacher_output(teacher, rows, np.arange(k), k, name=f"teacher_proba[{r}]")
     return arr
 
 
