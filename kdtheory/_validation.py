@@ -143,6 +143,13 @@ def check_beta(beta) -> float:
     return float(beta)
 
 
+def check_choice(value, name: str, choices: tuple):
+    """One of ``choices`` (compared with ==), else ValueError naming the argument."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {_describe(value)}")
+    return value
+
+
 def check_int(value, name: str, *, minimum: int | None = None,
               maximum: int | None = None) -> int:
     """An integer (Python or NumPy; a float like 3.0 is refused) within [minimum, maximum]."""
@@ -244,7 +251,7 @@ def check_teacher_output(teacher, raw, classes, n_classes: int, *, name=None) ->
     are an error. Entries must lie in [0, 1] and each row must sum to 1 within
     :data:`PROBA_SUM_TOL` (the sum does not depend on the column order, so this holds after the
     columns are mapped onto ours). A teacher with ``substochastic_proba = True`` (a shrunk
-    teacher, MATH.md §2) must instead have row sums in (0, 1 + tol].
+    teacher, docs/theory.md §2) must instead have row sums in (0, 1 + tol].
     """
     name = name or f"{type(teacher).__name__}.predict_proba"
     classes = np.asarray(classes)

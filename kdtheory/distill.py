@@ -32,11 +32,11 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ._validation import (
-    check_alpha, check_classifier_fit, check_classifier_predict, check_clip, check_int,
-    check_proba, check_teacher_output, one_hot,
+    check_alpha, check_choice, check_classifier_fit, check_classifier_predict, check_clip,
+    check_int, check_proba, check_teacher_output, one_hot,
 )
 from .crossfit import check_folds, crossfit_predict, fit_on_splits, fold_splits, make_folds
-from .losses import DEFAULT_CLIP, sel_pseudo_target
+from .losses import DEFAULT_CLIP, GAMMA_FORMS, sel_pseudo_target
 
 DEFAULT_ALPHA_GRID = (0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, np.inf)
 """Candidate alphas for ``alpha="tune"``: both extremes and a log grid across the scale of
@@ -44,7 +44,7 @@ DEFAULT_ALPHA_GRID = (0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, np.inf)
 
 
 def tune_alpha(teacher, student, X, labels, *, n_classes, n_folds=5, alpha_grid=DEFAULT_ALPHA_GRID,
-               clip=DEFAULT_CLIP, random_state=None):
+               clip=DEFAULT_CLIP, gamma_form="diagonal", random_state=None):
     r"""Choose alpha by cross-validation on (X, labels) alone (a split's training rows).
 
     Inner folds :math:`S_1..S_B` of the given rows; every row gets an out-of-fold teacher output
@@ -66,7 +66,7 @@ def tune_alpha(teacher, student, X, labels, *, n_classes, n_folds=5, alpha_grid=
     t_orth = sel_pseudo_target(p_in, y, alpha=np.inf, clip=clip)
     scores = np.zeros(len(alpha_grid))
     for a, alpha in enumerate(alpha_grid):
-        t_alpha = sel_pseudo_target(p_in, y, alpha=alpha, clip=clip)
+        t_alpha = sel_pseudo_target(p_in, y, alpha=alpha, clip=clip, gamma_form=gamma_form)
         for s in range(int(folds.max()) + 1):
             held = folds == s
             f = clone(student).fit(X[~held], t_alpha[~held]).predict(X[held])
@@ -100,6 +100,7 @@ class _Distiller(ClassifierMixin, BaseEstimator):
 
     def _check_params(self):
         clip = check_clip(self.clip)
+        check_choice(self.gamma_form, "gamma_form", GAMMA_FORMS)
         if isinstance(self.alpha, str):
             if self.alpha != "tune":
                 raise ValueError(
@@ -176,7 +177,7 @@ class _Distiller(ClassifierMixin, BaseEstimator):
                     self.alpha_[r, t], _ = tune_alpha(
                         self.teacher, self.student, X[fit_rows], labels[fit_rows],
                         n_classes=k, n_folds=self._tuning_folds(), alpha_grid=self.alpha_grid,
-                        clip=clip, random_state=rng,
+                        clip=clip, gamma_form=self.gamma_form, random_state=rng,
                     )
                 else:
                     self.alpha_[r, t] = float(self.alpha)
@@ -184,7 +185,8 @@ class _Distiller(ClassifierMixin, BaseEstimator):
                 if np.isnan(proba[r, rows]).any():
                     raise ValueError(f"teacher_proba is NaN on rows the student uses (draw {r})")
                 self.pseudo_targets_[r, rows] = sel_pseudo_target(
-                    proba[r, rows], y[rows], alpha=self.alpha_[r, t], clip=clip
+                    proba[r, rows], y[rows], alpha=self.alpha_[r, t], clip=clip,
+                    gamma_form=self.gamma_form,
                 )
             used = ~np.isnan(self.pseudo_targets_[r, :, 0])
             self.students_.append(clone(self.student).fit(X[used], self.pseudo_targets_[r, used]))
@@ -253,17 +255,21 @@ class VanillaKD(_Distiller):
     alpha : float in [0, inf] or "tune"
         Loss correction strength (0: none).
     alpha_grid : sequence of floats, for ``alpha="tune"``
+    gamma_form : {"diagonal", "matrix"}
+        The gamma rule of the correction (:func:`kdtheory.losses.gamma_rule`): the authors'
+        per-class rule (default) or the talk's k x k matrix rule; they agree at alpha = 0, inf.
     clip : float in (0, 0.5)
     n_classes : int or None
     random_state : int, Generator or None
     """
 
     def __init__(self, teacher, student, *, alpha=0.0, alpha_grid=DEFAULT_ALPHA_GRID,
-                 clip=DEFAULT_CLIP, n_classes=None, random_state=None):
+                 gamma_form="diagonal", clip=DEFAULT_CLIP, n_classes=None, random_state=None):
         self.teacher = teacher
         self.student = student
         self.alpha = alpha
         self.alpha_grid = alpha_grid
+        self.gamma_form = gamma_form
         self.clip = clip
         self.n_classes = n_classes
         self.random_state = random_state
@@ -306,7 +312,8 @@ class CrossFitKD(_Distiller):
 
     Parameters
     ----------
-    teacher, student, alpha, alpha_grid, clip, n_classes, random_state : as :class:`VanillaKD`
+    teacher, student, alpha, alpha_grid, gamma_form, clip, n_classes, random_state :
+        as :class:`VanillaKD`
     n_folds : int >= 2
         Number of folds B (also the inner folds of ``alpha="tune"``).
     n_rep : int >= 1
@@ -314,14 +321,15 @@ class CrossFitKD(_Distiller):
     """
 
     def __init__(self, teacher, student, *, n_folds=5, n_rep=1, alpha=0.0,
-                 alpha_grid=DEFAULT_ALPHA_GRID, clip=DEFAULT_CLIP, n_classes=None,
-                 random_state=None):
+                 alpha_grid=DEFAULT_ALPHA_GRID, gamma_form="diagonal", clip=DEFAULT_CLIP,
+                 n_classes=None, random_state=None):
         self.teacher = teacher
         self.student = student
         self.n_folds = n_folds
         self.n_rep = n_rep
         self.alpha = alpha
         self.alpha_grid = alpha_grid
+        self.gamma_form = gamma_form
         self.clip = clip
         self.n_classes = n_classes
         self.random_state = random_state
@@ -349,8 +357,8 @@ class EnhancedKD(CrossFitKD):
     """
 
     def __init__(self, teacher, student, *, n_folds=5, n_rep=1, alpha=np.inf,
-                 alpha_grid=DEFAULT_ALPHA_GRID, clip=DEFAULT_CLIP, n_classes=None,
-                 random_state=None):
+                 alpha_grid=DEFAULT_ALPHA_GRID, gamma_form="diagonal", clip=DEFAULT_CLIP,
+                 n_classes=None, random_state=None):
         super().__init__(teacher, student, n_folds=n_folds, n_rep=n_rep, alpha=alpha,
-                         alpha_grid=alpha_grid, clip=clip, n_classes=n_classes,
-                         random_state=random_state)
+                         alpha_grid=alpha_grid, gamma_form=gamma_form, clip=clip,
+                         n_classes=n_classes, random_state=random_state)

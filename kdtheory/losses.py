@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_alpha, check_beta, check_clip, check_onehot, check_proba
+from ._validation import (
+    check_alpha, check_beta, check_choice, check_clip, check_onehot, check_proba,
+)
 
 DEFAULT_CLIP = 1e-3
 """Default clipping level of teacher probabilities (docs/theory.md §2)."""
@@ -33,24 +35,57 @@ def clip_proba(p, clip: float = DEFAULT_CLIP) -> np.ndarray:
     return np.clip(check_proba(p), check_clip(clip), 1.0)
 
 
-def gamma_rule(p_hat, y_onehot, *, alpha, clip: float = DEFAULT_CLIP) -> np.ndarray:
-    r"""Per-class correction weights :math:`\gamma` of the bias-variance trade-off (theory §3).
+GAMMA_FORMS = ("diagonal", "matrix")
+"""The two gamma rules: ``"diagonal"`` (the authors' code, the default) and ``"matrix"`` (the
+talk's slide)."""
+
+
+def gamma_rule(p_hat, y_onehot, *, alpha, clip: float = DEFAULT_CLIP,
+               gamma_form: str = "diagonal") -> np.ndarray:
+    r"""Correction weights :math:`\gamma` of the bias-variance trade-off (theory §3).
+
+    ``gamma_form="diagonal"`` (the authors' code, KDMSEBoundFast; the default), per class:
 
     .. math:: \gamma_j = \arg\min_g\; g^2 (y_j - \hat p_j)^2 + \alpha (1/\hat p_j - g)^2
-              = \frac{\alpha}{\hat p_j(\alpha + (y_j - \hat p_j)^2)}
+              = \frac{\alpha}{\hat p_j(\alpha + (y_j - \hat p_j)^2)},
 
-    with :math:`\hat p` clipped. ``alpha = 0`` gives exactly 0 (no correction, vanilla) and
-    ``alpha = inf`` exactly :math:`1/\hat p` (the orthogonal correction); both limits are
-    evaluated as such, not approximated by large or small numbers.
+    an (n, k) array. ``gamma_form="matrix"`` (the talk's slide), per row over full k x k
+    matrices, with :math:`D = \mathrm{diag}(1/\hat p)` and :math:`v = y - \hat p`:
+
+    .. math:: \Gamma = \arg\min_G \|G v\|^2 + \alpha \|D - G\|_F^2
+              = \alpha D (v v^\top + \alpha I)^{-1}
+              = D\Big(I - \frac{v v^\top}{\alpha + \|v\|^2}\Big)
+
+    (row r of G solves the ridge problem :math:`(g^\top v)^2 + \alpha\|D_r - g\|^2`; the last
+    form is Sherman-Morrison), an (n, k, k) array, whose action on the residual is one
+    shrinkage factor for the whole row: :math:`\Gamma v = \frac{\alpha}{\alpha + \|v\|^2}
+    \, v / \hat p` (:func:`gamma_residual`). For k = 2 this equals the diagonal rule at
+    alpha / 2; for k >= 3 the two differ.
+
+    :math:`\hat p` is clipped. ``alpha = 0`` gives exactly 0 (no correction, vanilla) and
+    ``alpha = inf`` exactly :math:`1/\hat p` (resp. D; the orthogonal correction) in both
+    forms; both limits are evaluated as such, not approximated by large or small numbers.
 
     Because :math:`\gamma` depends on the observed label, an intermediate alpha biases the
-    target even for a perfect teacher: with :math:`\hat p_j = p_{0j} = p`,
+    target even for a perfect teacher: with :math:`\hat p_j = p_{0j} = p`, diagonal rule,
     :math:`E_y[\gamma_j (y_j - p)] = \alpha(1-p)\,[1/(\alpha+(1-p)^2) - 1/(\alpha+p^2)]`,
-    zero only at p = 1/2 or the two limits (see simulations/alpha_sweep.py).
+    zero only at p = 1/2 or the two limits (see simulations/alpha_sweep.py). The enhanced-KD
+    theorem (docs/theory.md §8) is stated for a matrix :math:`\gamma^{(t)}(x)` that does not
+    depend on the label; both rules satisfy it only at alpha = 0 and alpha = inf.
     """
     alpha = check_alpha(alpha)
     p = clip_proba(p_hat, clip)
     y = check_onehot(y_onehot, shape=p.shape)
+    if check_choice(gamma_form, "gamma_form", GAMMA_FORMS) == "matrix":
+        n, k = p.shape
+        if alpha == 0.0:
+            return np.zeros((n, k, k))
+        eye = np.broadcast_to(np.eye(k), (n, k, k))
+        if np.isinf(alpha):
+            return eye / p[:, :, None]
+        v = y - p
+        inner = eye - v[:, :, None] * v[:, None, :] / (alpha + np.sum(v * v, axis=1))[:, None, None]
+        return inner / p[:, :, None]
     if alpha == 0.0:
         return np.zeros_like(p)
     if np.isinf(alpha):
@@ -58,15 +93,38 @@ def gamma_rule(p_hat, y_onehot, *, alpha, clip: float = DEFAULT_CLIP) -> np.ndar
     return alpha / (p * (alpha + (y - p) ** 2))
 
 
-def sel_pseudo_target(p_hat, y_onehot, *, alpha, clip: float = DEFAULT_CLIP) -> np.ndarray:
+def gamma_residual(p_hat, y_onehot, *, alpha, clip: float = DEFAULT_CLIP,
+                   gamma_form: str = "diagonal") -> np.ndarray:
+    r"""The corrected residual :math:`r = \gamma(y - \hat p)` (n, k) of :func:`gamma_rule`.
+
+    Diagonal: :math:`r_j = \gamma_j (y_j - \hat p_j)`. Matrix: the closed form
+    :math:`r = \frac{\alpha}{\alpha + \|v\|^2}\, v / \hat p` (no k x k matrix is built;
+    ``alpha = inf`` gives :math:`v/\hat p` exactly, ``alpha = 0`` zero). With ``clip``ped
+    :math:`\hat p`, :math:`r = y/\hat p - 1` at alpha = inf in both forms.
+    """
+    p = clip_proba(p_hat, clip)
+    if check_choice(gamma_form, "gamma_form", GAMMA_FORMS) == "diagonal":
+        gamma = gamma_rule(p, y_onehot, alpha=alpha, clip=clip)
+        return gamma * (np.asarray(y_onehot, dtype=np.float64) - p)
+    alpha = check_alpha(alpha)
+    v = check_onehot(y_onehot, shape=p.shape) - p
+    if alpha == 0.0:
+        return np.zeros_like(p)
+    shrink = 1.0 if np.isinf(alpha) else alpha / (alpha + np.sum(v * v, axis=1, keepdims=True))
+    return shrink * v / p
+
+
+def sel_pseudo_target(p_hat, y_onehot, *, alpha, clip: float = DEFAULT_CLIP,
+                      gamma_form: str = "diagonal") -> np.ndarray:
     r"""The SEL student's regression target under the gamma-correction (docs/theory.md §3).
 
-    .. math:: t_\gamma = \log \hat p + \gamma \odot (y - \hat p)
+    .. math:: t_\gamma = \log \hat p + \gamma (y - \hat p)
 
-    Minimising :math:`\tfrac12\|f - t_\gamma\|^2` equals minimising the corrected loss
-    :math:`\ell(f, \hat p)
-    + \langle \gamma \hat p \odot (y - \hat p), \nabla_p \ell(f,\hat p)\rangle` up to terms
-    free of ``f``. ``alpha = 0`` gives :math:`\log \hat p` (vanilla);
+    (:func:`gamma_residual`; elementwise for the diagonal rule, a matrix-vector product for the
+    matrix rule). Minimising :math:`\tfrac12\|f - t_\gamma\|^2` equals minimising the
+    corrected loss :math:`\ell(f, \hat p)
+    + \langle \mathrm{diag}(\hat p)\gamma (y - \hat p), \nabla_p \ell(f,\hat p)\rangle` up to
+    terms free of ``f``. ``alpha = 0`` gives :math:`\log \hat p` (vanilla);
     ``alpha = inf`` the orthogonal target :math:`\log\hat p + (y - \hat p)/\hat p
     = \log \hat p + y/\hat p - 1` (note the plus sign), the target of the authors' code.
 
@@ -79,15 +137,16 @@ def sel_pseudo_target(p_hat, y_onehot, *, alpha, clip: float = DEFAULT_CLIP) -> 
     alpha : float in [0, inf]
         Bias-variance parameter of :func:`gamma_rule`.
     clip : float in (0, 0.5)
+    gamma_form : {"diagonal", "matrix"}
+        The gamma rule (:func:`gamma_rule`).
 
     Returns
     -------
     ndarray of shape (n, k)
     """
     p = clip_proba(p_hat, clip)
-    gamma = gamma_rule(p, y_onehot, alpha=alpha, clip=clip)
-    y = np.asarray(y_onehot, dtype=np.float64)
-    return np.log(p) + gamma * (y - p)
+    return np.log(p) + gamma_residual(p, y_onehot, alpha=alpha, clip=clip,
+                                      gamma_form=gamma_form)
 
 
 def _check_fp(f, p, clip):

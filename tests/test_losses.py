@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kdtheory.losses import (
-    AnnealedCrossEntropy, SquaredLogitLoss, clip_proba, corrected_loss, gamma_rule,
+    AnnealedCrossEntropy, SquaredLogitLoss, clip_proba, corrected_loss, gamma_residual, gamma_rule,
     sel_pseudo_target,
 )
 
@@ -164,3 +164,62 @@ def test_intermediate_gamma_rule_bias_matches_its_closed_form(alpha, p):
     for limit in (0.0, np.inf):
         g = gamma_rule(p_hat, y, alpha=limit)[:, 0]
         assert p * g[0] * (1 - p) + (1 - p) * g[1] * (0 - p) == pytest.approx(0.0, abs=1e-12)
+
+
+# --- the slide's matrix gamma rule (gamma_form="matrix", docs/theory.md §3) ----------------------------
+
+@pytest.mark.parametrize("alpha", [1e-2, 0.3, 4.0])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matrix_gamma_rule_matches_numerical_minimisation_for_three_classes(seed, alpha):
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.ones(3)) * 0.9 + 0.1 / 3
+    y = np.eye(3)[rng.integers(3)]
+    v, D = y - p, np.diag(1 / p)
+
+    def objective(g):
+        G = g.reshape(3, 3)
+        return np.sum((G @ v) ** 2) + alpha * np.sum((D - G) ** 2)
+
+    best = minimize(objective, np.zeros(9), method="BFGS", options={"gtol": 1e-12}).x
+    G = gamma_rule(p[None], y[None], alpha=alpha, gamma_form="matrix")[0]
+    np.testing.assert_allclose(G, best.reshape(3, 3), rtol=0, atol=1e-6)
+    # Its action on the residual: one shrinkage factor alpha / (alpha + ||v||^2) for the row.
+    shrunk = alpha / (alpha + v @ v) * v / p
+    np.testing.assert_allclose(G @ v, shrunk, rtol=1e-12)
+    np.testing.assert_allclose(
+        gamma_residual(p[None], y[None], alpha=alpha, gamma_form="matrix")[0], shrunk,
+        rtol=1e-12)
+    # ... which the per-class rule is not, for k = 3.
+    diag = gamma_residual(p[None], y[None], alpha=alpha)[0]
+    assert not np.allclose(diag, shrunk, rtol=1e-3)
+
+
+def test_matrix_gamma_rule_limits_and_the_distillers_use_it():
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet(np.ones(3), size=5)
+    y = np.eye(3)[rng.integers(3, size=5)]
+    pc = np.clip(p, 1e-3, 1)
+    np.testing.assert_array_equal(gamma_rule(p, y, alpha=0.0, gamma_form="matrix"), 0.0)
+    np.testing.assert_array_equal(gamma_rule(p, y, alpha=np.inf, gamma_form="matrix"),
+                                  np.eye(3)[None] / pc[:, :, None])
+    for alpha in (0.0, np.inf):  # both forms agree at the limits (to rounding at inf)
+        np.testing.assert_allclose(
+            sel_pseudo_target(p, y, alpha=alpha, gamma_form="matrix"),
+            sel_pseudo_target(p, y, alpha=alpha), rtol=1e-14, atol=0)
+    from kdtheory.distill import CrossFitKD
+    from kdtheory.students import ConstantStudent
+    from kdtheory.teachers import RidgeTeacher
+
+    X, labels = rng.uniform(size=(90, 1)), np.arange(90) % 3
+    est = CrossFitKD(RidgeTeacher(), ConstantStudent(), alpha=0.7, gamma_form="matrix",
+                     random_state=0).fit(X, labels)
+    proba = est.teacher_proba_[0]
+    t = np.log(np.clip(proba, 1e-3, 1)) + gamma_residual(proba, np.eye(3)[labels], alpha=0.7,
+                                                        gamma_form="matrix")
+    np.testing.assert_allclose(est.pseudo_targets_[0], t, rtol=1e-14)
+    with pytest.raises(ValueError, match="gamma_form"):
+        gamma_rule(p, y, alpha=1.0, gamma_form="full")
+    with pytest.raises(ValueError, match="gamma_form"):
+        CrossFitKD(RidgeTeacher(), ConstantStudent(), gamma_form="full").fit(X, labels)

@@ -69,7 +69,7 @@ def test_the_teachers_class_order_is_mapped_onto_ours():
 
 
 def test_substochastic_ridge_teacher_is_accepted_and_declared():
-    # The underfit example's ridge rows sum to 1 / (1 + lambda) < 1 by design (MATH.md §2).
+    # The underfit example's ridge rows sum to 1 / (1 + lambda) < 1 by design (docs/theory.md §2).
     assert RidgeTeacher.substochastic_proba and not LogisticRegression().__dict__.get(
         "substochastic_proba", False)
     X, y = _data(n=90)

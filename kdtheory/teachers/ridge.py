@@ -1,4 +1,4 @@
-"""The shrunk-mean ridge teacher of the teacher-underfitting example (MATH.md 5.1)."""
+"""The shrunk-mean ridge teacher of the teacher-underfitting example (docs/theory.md §5.1)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class RidgeTeacher(TeacherMixin):
     i.e. :math:`\arg\min_c \frac1n\sum_i \|y_i - c\|^2 + \lambda \|c\|^2`. The output ignores
     ``X`` (the underfitting example's X carries no information) and sums to
     :math:`1/(1+\lambda)`, not 1: the shrinkage is the deliberate teacher bias of order
-    :math:`n^{-1/4}` that makes vanilla KD converge at :math:`n^{-1/2}` (MATH.md 5.1).
+    :math:`n^{-1/4}` that makes vanilla KD converge at :math:`n^{-1/2}` (docs/theory.md §5.1).
 
     Parameters
     ----------
