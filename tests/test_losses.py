@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kdtheory.losses import (
-    AnnealedCrossEntropy, SquaredLogitLoss, clip_proba, corrected_loss, gamma_residual, gamma_rule,
-    sel_pseudo_target,
+    AnnealedCrossEntropy, SquaredLogitLoss, clip_proba, corrected_loss, gamma_residual,
+    gamma_rule, sel_pseudo_target,
 )
 
 K = st.integers(2, 5)
@@ -166,7 +166,7 @@ def test_intermediate_gamma_rule_bias_matches_its_closed_form(alpha, p):
         assert p * g[0] * (1 - p) + (1 - p) * g[1] * (0 - p) == pytest.approx(0.0, abs=1e-12)
 
 
-# --- the slide's matrix gamma rule (gamma_form="matrix", docs/theory.md §3) ----------------------------
+# --- the slide's matrix gamma rule (gamma_form="matrix", docs/theory.md §3) ---------------
 
 @pytest.mark.parametrize("alpha", [1e-2, 0.3, 4.0])
 @pytest.mark.parametrize("seed", [0, 1, 2])

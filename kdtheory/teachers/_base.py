@@ -10,8 +10,8 @@ even when a fold lacks a class.
 Teacher outputs are checked (:func:`kdtheory._validation.check_teacher_output`): every row must
 sum to 1 within 1e-6. A teacher whose outputs are deliberately *sub-stochastic* (rows summing to
 at most 1, like the shrunk :class:`kdtheory.teachers.RidgeTeacher` of the underfitting example,
-docs/theory.md §2) declares it with the class attribute ``substochastic_proba = True``; its rows must
-then sum to a value in (0, 1].
+docs/theory.md §2) declares it with the class attribute ``substochastic_proba = True``; its
+rows must then sum to a value in (0, 1].
 """
 
 from __future__ import annotations
