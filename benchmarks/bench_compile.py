@@ -8,7 +8,8 @@ cache). A process imports kdtheory (timed; any compilation during the import is 
 should be none), then calls ``kdtheory.teachers.nadaraya_watson.warm_up(d, kernel, boxsize)``,
 or, for a revision without it, fits and predicts a tiny problem with the same settings. Per
 kernel: the exclusive compile seconds from Numba's ``numba:compile`` events (time spent compiling
-that dispatcher minus the callees compiled inside it), and the number of specialisations.
+that dispatcher minus the callees compiled inside it, in CPU seconds of this process, which
+the machine's load disturbs less than wall time), and the number of specialisations.
 ``--rev REV`` measures the package as committed at REV (``git archive`` into a temp directory).
 The 1-minute load average is printed beside each row (2 cores: above 2 the CPUs were shared).
 """
@@ -42,17 +43,17 @@ def worker(d, kernel, boxsize):
 
     class Recorder(event.Listener):
         def on_start(self, ev):
-            events.append((time.perf_counter(), 1, ev.data["dispatcher"]))
+            events.append((time.process_time(), 1, ev.data["dispatcher"]))
 
         def on_end(self, ev):
-            events.append((time.perf_counter(), -1, ev.data["dispatcher"]))
+            events.append((time.process_time(), -1, ev.data["dispatcher"]))
 
     rec = Recorder()
     event.register("numba:compile", rec)
     t0 = time.perf_counter()
     import kdtheory  # noqa: F401
     import kdtheory.teachers.nadaraya_watson as nw
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     n_import = len(events)
     if hasattr(nw, "warm_up"):
         nw.warm_up(d, kernel=kernel, boxsize=boxsize)
@@ -62,7 +63,7 @@ def worker(d, kernel, boxsize):
         X = rng.uniform(size=(40, d))
         nw.NadarayaWatsonTeacher(bandwidth=0.3, kernel=kernel).fit(
             X, rng.integers(0, 2, 40)).predict_proba(np.vstack([X[:3], rng.uniform(size=(5, d))]))
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     # exclusive time per dispatcher: a stack of open compiles, time charged to the innermost
     excl, count, stack, last = {}, {}, [], None
     for t, kind, disp in events[n_import:]:
@@ -76,6 +77,7 @@ def worker(d, kernel, boxsize):
             stack.pop()
         last = t
     print(json.dumps(dict(import_s=t1 - t0, import_compiles=n_import, first_call_s=t2 - t1,
+                          first_call_cpu=c2 - c1,
                           kernels={k: [round(v, 3), count[k]] for k, v in excl.items()},
                           load=_load())))
 
@@ -98,9 +100,9 @@ def main(argv=None):
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, package "
           f"{args.rev or 'working tree'}, load {_load():.2f}")
     print("| d | kernel | boxsize | cold import s | cold first call s | warm import s | "
-          "warm first call s | compiles during import | cold compile s per kernel "
-          "(specialisations) | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "warm first call s | cold first call CPU s | compiles during import | cold compile CPU s "
+          "per kernel (specialisations) | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for d, kernel, box in args.config or DEFAULT_CONFIGS:
         cache = tempfile.mkdtemp(prefix="kdt-numba-")
         env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=root)
@@ -114,10 +116,11 @@ def main(argv=None):
                         sorted(cold["kernels"].items(), key=lambda kv: -kv[1][0]))
         print(f"| {d} | {kernel} | {box} | {cold['import_s']:.2f} | {cold['first_call_s']:.2f} | "
               f"{warm['import_s']:.2f} | {warm['first_call_s']:.2f} | "
+              f"{cold['first_call_cpu']:.2f} | "
               f"{cold['import_compiles']} / {warm['import_compiles']} | {per} | "
               f"{warm['load']:.1f} |", flush=True)
         if warm["kernels"]:
-            print(f"|  | warm run recompiled: {warm['kernels']} | | | | | | | | |")
+            print(f"|  | warm run recompiled: {warm['kernels']} | | | | | | | | | |")
     return 0
 
 

@@ -36,7 +36,7 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 SINGULAR, GAUSSIAN, EPANECHNIKOV, UNIFORM = 0, 1, 2, 3
 PRIOR, NEAREST, GROW = 0, 1, 2
@@ -106,7 +106,7 @@ def build_tree(X, leaf_size):
             continue  # all points coincide: one (large) leaf
         for i in range(s, e):
             keys[i] = X[order[i], split]
-        v = np.partition(keys[s:e], (e - s) // 2)[(e - s) // 2]
+        v = _select(keys, s, e, s + (e - s) // 2)
         # three-way partition of order[s:e]: x < v, x == v, x > v
         i, lt, gt = s, s, e
         while i < gt:
@@ -138,11 +138,38 @@ def build_tree(X, leaf_size):
             val[:n_nodes].copy(), depth)
 
 
-@njit(parallel=True, **_JIT)
+@njit(**_JIT)
+def _select(v, lo, hi, k):
+    """The value of rank k - lo among v[lo:hi] (the k-th smallest, as np.partition gives);
+    reorders v[lo:hi]. Hoare partition around the median of three, iterated on one side."""
+    while hi - lo > 1:
+        mid = (lo + hi - 1) >> 1
+        a, b, c = v[lo], v[mid], v[hi - 1]
+        pivot = max(min(a, b), min(max(a, b), c))
+        i, j = lo, hi - 1
+        while i <= j:
+            while v[i] < pivot:
+                i += 1
+            while v[j] > pivot:
+                j -= 1
+            if i <= j:
+                v[i], v[j] = v[j], v[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j + 1
+        elif k >= i:
+            lo = i
+        else:
+            return v[k]  # j < k < i: v[k] == pivot
+    return v[lo]
+
+
+@njit(**_JIT)
 def tree_leaf_of(Xq, ix):
     """Leaf reached by descending the tree from each row of Xq (for sorting queries)."""
     out = np.empty(Xq.shape[0], np.int64)
-    for i in prange(Xq.shape[0]):
+    for i in range(Xq.shape[0]):
         out[i] = _descend(Xq[i], ix)
     return out
 
@@ -701,37 +728,39 @@ def _tree_exact_match(q, ix, acc):
 # --- queries -----------------------------------------------------------------------------------
 
 @njit(**_JIT)
-def _kernel_sums(q, ix, kernel, h2, support2, a, acc, sc):
+def _kernel_sums(q, ix, tree, kernel, h2, support2, a, acc, sc):
     """acc[c] = sum_i K(||q - x_i|| / h) 1[y_i = c]; returns #{i : K(...) > 0}.
 
-    ``support2`` is the squared support radius of K in units of h (1, or inf)."""
+    ``support2`` is the squared support radius of K in units of h (1, or inf). ``tree`` is
+    None for the COLUMNS index, else the (TREE) index itself: Numba prunes the branch of the
+    other index at compile time, so only the kernels of the index in use are compiled."""
     acc[:] = 0.0
-    if ix.kind == TREE:
-        return _tree_kernel_sums(q, ix, kernel, h2, support2, a, acc, sc)
-    return _columns_kernel_sums(q, ix, kernel, h2, support2, a, acc, sc)
+    if tree is None:
+        return _columns_kernel_sums(q, ix, kernel, h2, support2, a, acc, sc)
+    return _tree_kernel_sums(q, tree, kernel, h2, support2, a, acc, sc)
 
 
 @njit(**_JIT)
-def _nearest_r2(q, ix, h2, sc):
+def _nearest_r2(q, ix, tree, h2, sc):
     """Squared distance from q to its nearest training point: balls of radius 2h, 4h, ...
     until one holds a point (the nearest is then inside that ball)."""
     radius2 = h2
     while True:
         radius2 *= 4.0
-        if ix.kind == TREE:
-            best = _tree_min_r2(q, ix, radius2, sc)
-        else:
+        if tree is None:
             best = _columns_min_r2(q, ix, radius2, sc)
+        else:
+            best = _tree_min_r2(q, tree, radius2, sc)
         if best <= radius2:
             return best
 
 
 @njit(**_JIT)
-def _exact_match(q, ix, acc):
+def _exact_match(q, ix, tree, acc):
     """acc = sum of the one-hot labels of the training points equal to q; returns their number."""
-    if ix.kind == TREE:
-        return _tree_exact_match(q, ix, acc)
-    return _columns_exact_match(q, ix, acc)
+    if tree is None:
+        return _columns_exact_match(q, ix, acc)
+    return _tree_exact_match(q, tree, acc)
 
 
 @njit(**_JIT)
@@ -766,39 +795,55 @@ def _singular_limit(q, ix, h2, a, acc):
     return count
 
 
-@njit(parallel=True, **_JIT)
-def predict(Xq, order, ix, kernel, h2, a, fallback, min_neighbors, prior):
-    """Nadaraya-Watson class probabilities at the rows of Xq (MATH.md 5.2).
+@njit(**_JIT)
+def predict_chunks(first, stop, Xq, order, ix, tree, kernel, h2, a, fallback, min_neighbors,
+                   prior, proba, outcome):
+    """Nadaraya-Watson class probabilities (MATH.md 5.2, 5.3) for the queries of chunks
+    [first, stop), into ``proba`` (m, k) and ``outcome`` (m,) int8 in {EXACT, KERNEL,
+    FALLBACK}; chunk c holds the queries order[c * _CHUNK : (c + 1) * _CHUNK].
 
-    Queries are visited in ``order`` (sorted by column or leaf, for locality), in chunks over
-    threads. Returns (proba (m, k), outcome (m,) int8 in {EXACT, KERNEL, FALLBACK}). A zero
-    total weight triggers the fallback: PRIOR -> ``prior``; NEAREST -> average label of the
-    nearest training points (ties averaged); GROW -> the kernel estimate with bandwidth 2^j h
-    for the smallest j >= 1 giving at least ``min_neighbors`` points positive weight. A
-    non-finite total weight (singular kernel only: overflow near a training point) is resolved
-    by :func:`_singular_limit`, never returned as NaN.
+    ``tree``: None for the COLUMNS index, else ``ix`` (see :func:`_kernel_sums`). ``order``
+    sorts the queries by column or leaf, for locality. A zero total weight triggers the
+    fallback: PRIOR -> ``prior``; NEAREST -> average label of the nearest training points (ties
+    averaged); GROW -> the kernel estimate with bandwidth 2^j h for the smallest j >= 1 giving
+    at least ``min_neighbors`` points positive weight. A non-finite total weight (singular
+    kernel only: overflow near a training point) is resolved by :func:`_singular_limit`, never
+    returned as NaN.
+
+    Serial and ``nogil``: the caller runs disjoint chunk ranges on threads (a ``prange`` here
+    cost about 13 s of compile time, measured, for no run-time gain).
     """
-    m, k = Xq.shape[0], ix.yt.shape[0]
+    for chunk in range(first, stop):
+        _predict_chunk(chunk, Xq, order, ix, tree, kernel, h2, a, fallback, min_neighbors,
+                       prior, proba, outcome)
+
+
+@njit(**_JIT)
+def _predict_chunk(chunk, Xq, order, ix, tree, kernel, h2, a, fallback, min_neighbors, prior,
+                   proba, outcome):
+    """The queries order[chunk * _CHUNK : (chunk + 1) * _CHUNK] of :func:`predict`."""
+    m = Xq.shape[0]
     nd = ix.shape.size
     support2 = np.inf if kernel == GAUSSIAN else 1.0
     d = Xq.shape[1]
-    blocks = ix.kind == TREE and kernel != GAUSSIAN  # query blocks share one tree walk
-    proba = np.zeros((m, k))
-    outcome = np.empty(m, np.int8)
-    for chunk in prange((m + _CHUNK - 1) // _CHUNK):
-        sc = (np.empty((2 * (ix.col_start.size - 1), 2), np.int64), np.empty(_BLOCK),
-              np.empty(_BLOCK * 4), np.empty(_BLOCK * 4), np.empty(_BLOCK * 4, np.int64),
-              np.empty(nd, np.int64), np.empty(nd, np.int64), np.empty(nd, np.int64),
-              np.empty(ix.depth + 2, np.int64))
-        cand = np.empty(ix.node_left.size if blocks else 0, np.int64)
-        cbox = np.empty((2 * d, cand.size))
-        g2 = np.empty(cand.size)
-        blo, bhi = np.empty(d), np.empty(d)
-        n_cand = 0
-        for t in range(chunk * _CHUNK, min(m, (chunk + 1) * _CHUNK)):
-            i = order[t]
-            q, acc = Xq[i], proba[i]
-            if blocks and (t - chunk * _CHUNK) % _QBLOCK == 0:
+    uniform = np.int64(UNIFORM)  # not a literal: the kernel argument keeps one type
+    sc = (np.empty((2 * (ix.col_start.size - 1), 2), np.int64), np.empty(_BLOCK),
+          np.empty(_BLOCK * 4), np.empty(_BLOCK * 4), np.empty(_BLOCK * 4, np.int64),
+          np.empty(nd, np.int64), np.empty(nd, np.int64), np.empty(nd, np.int64),
+          np.empty(ix.depth + 2, np.int64))
+    if tree is None:
+        cand = np.empty(0, np.int64)
+    else:  # query blocks share one tree walk (compact kernels)
+        cand = np.empty(tree.node_left.size if kernel != GAUSSIAN else 0, np.int64)
+    cbox = np.empty((2 * d, cand.size))
+    g2 = np.empty(cand.size)
+    blo, bhi = np.empty(d), np.empty(d)
+    n_cand = 0
+    for t in range(chunk * _CHUNK, min(m, (chunk + 1) * _CHUNK)):
+        i = order[t]
+        q, acc = Xq[i], proba[i]
+        if tree is not None:  # noqa: SIM102 (a bare `tree` test: Numba prunes it at compile time)
+            if kernel != GAUSSIAN and (t - chunk * _CHUNK) % _QBLOCK == 0:
                 stop = min(m, t + _QBLOCK, (chunk + 1) * _CHUNK)
                 blo[:] = q
                 bhi[:] = q
@@ -806,25 +851,33 @@ def predict(Xq, order, ix, kernel, h2, a, fallback, min_neighbors, prior):
                     for j in range(d):
                         blo[j] = min(blo[j], Xq[order[u], j])
                         bhi[j] = max(bhi[j], Xq[order[u], j])
-                n_cand = _tree_block_candidates(blo, bhi, ix, h2, cand, sc[8])
-                _gather_boxes(ix, cand, n_cand, cbox)
-            if kernel == SINGULAR and _exact_match(q, ix, acc) > 0:
-                outcome[i] = EXACT
-            elif (_tree_kernel_sums_cand(q, ix, kernel, h2, a, acc, sc, cand, n_cand, cbox, g2)
-                  if blocks else _kernel_sums(q, ix, kernel, h2, support2, a, acc, sc)) > 0:
-                outcome[i] = KERNEL
-                if kernel == SINGULAR and not acc.sum() < np.inf:
-                    _singular_limit(q, ix, h2, a, acc)
-            else:
-                outcome[i] = FALLBACK
-                if fallback == PRIOR:
-                    acc[:] = prior
-                elif fallback == NEAREST:
-                    _kernel_sums(q, ix, UNIFORM, _nearest_r2(q, ix, h2, sc), 1.0, a, acc, sc)
-                else:
-                    grown2 = 4.0 * h2
-                    while _kernel_sums(q, ix, kernel, grown2, support2, a, acc, sc) \
-                            < min_neighbors:
-                        grown2 *= 4.0
+                n_cand = _tree_block_candidates(blo, bhi, tree, h2, cand, sc[8])
+                _gather_boxes(tree, cand, n_cand, cbox)
+        if kernel == SINGULAR and _exact_match(q, ix, tree, acc) > 0:
+            outcome[i] = EXACT
             acc /= acc.sum()
-    return proba, outcome
+            continue
+        if tree is None:
+            n_positive = _kernel_sums(q, ix, tree, kernel, h2, support2, a, acc, sc)
+        elif kernel != GAUSSIAN:
+            n_positive = _tree_kernel_sums_cand(q, tree, kernel, h2, a, acc, sc, cand, n_cand,
+                                                cbox, g2)
+        else:
+            n_positive = _kernel_sums(q, ix, tree, kernel, h2, support2, a, acc, sc)
+        if n_positive > 0:
+            outcome[i] = KERNEL
+            if kernel == SINGULAR and not acc.sum() < np.inf:
+                _singular_limit(q, ix, h2, a, acc)
+        else:
+            outcome[i] = FALLBACK
+            if fallback == PRIOR:
+                acc[:] = prior
+            elif fallback == NEAREST:
+                _kernel_sums(q, ix, tree, uniform, _nearest_r2(q, ix, tree, h2, sc), 1.0, a,
+                             acc, sc)
+            else:
+                grown2 = 4.0 * h2
+                while _kernel_sums(q, ix, tree, kernel, grown2, support2, a, acc, sc) \
+                        < min_neighbors:
+                    grown2 *= 4.0
+        acc /= acc.sum()

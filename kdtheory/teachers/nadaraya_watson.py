@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numbers
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
 from .._validation import check_int, check_positive, one_hot
@@ -140,12 +142,34 @@ class NadarayaWatsonTeacher(TeacherMixin):
         if self.boxsize_ is not None:
             _check_on_torus(X, self.boxsize_)
         ix = self.index_
-        proba, outcome = nwk.predict(
-            X, _query_order(X, ix), ix, _KERNELS[self.kernel], self.bandwidth_ ** 2, self.a_,
+        proba, outcome = _predict(
+            X, _query_order(X, ix), ix, ix if ix.kind == nwk.TREE else None,
+            _KERNELS[self.kernel], self.bandwidth_ ** 2, self.a_,
             _FALLBACKS[self.fallback], self.min_neighbors_, self.class_prior_)
         self.n_fallback_ = int(np.count_nonzero(outcome == nwk.FALLBACK))
         self.n_exact_ = int(np.count_nonzero(outcome == nwk.EXACT))
         return proba
+
+
+def _predict(Xq, order, ix, tree, *args):
+    """:func:`_nw_kernels.predict_chunks` over all queries, on ``numba.get_num_threads()``
+    threads (the kernel releases the GIL): the chunks are split into up to 4 ranges per thread,
+    handed out as threads free up. Returns (proba, outcome)."""
+    m = Xq.shape[0]
+    proba = np.zeros((m, ix.yt.shape[0]))
+    outcome = np.empty(m, np.int8)
+    n_chunks = -(-m // nwk._CHUNK)
+    threads = min(numba.get_num_threads(), n_chunks)
+    tail = (Xq, order, ix, tree, *args, proba, outcome)
+    if threads <= 1:
+        nwk.predict_chunks(0, n_chunks, *tail)
+        return proba, outcome
+    bounds = np.linspace(0, n_chunks, min(n_chunks, 4 * threads) + 1).astype(np.int64)
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(lambda t: nwk.predict_chunks(bounds[t], bounds[t + 1], *tail),
+                          range(bounds.size - 1)):
+            pass
+    return proba, outcome
 
 
 def _check_boxsize(boxsize):
