@@ -18,7 +18,7 @@ over the queried rows. Loss correction is independent of the splitting: every di
 ``alpha`` (vanilla, sample-split and cross-fit default to 0, enhanced to inf), or
 ``alpha="tune"``, which chooses alpha per split from the split's training rows
 :math:`A_t` alone (:func:`tune_alpha`). With ``n_rep > 1`` the student fits of independent
-fold draws are averaged (repeated cross-fitting).
+fold draws are combined by their mean or median logit (``aggregate``; repeated cross-fitting).
 
 A study that compares methods passes the same teacher outputs to each via
 ``fit(X, labels, teacher_proba=..., folds=...)``; rows whose teacher output is NaN are not
@@ -32,11 +32,21 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ._validation import (
-    check_alpha, check_choice, check_classifier_fit, check_classifier_predict, check_clip,
-    check_int, check_proba, check_teacher_output, one_hot,
+    check_alpha, check_beta, check_choice, check_classifier_fit, check_classifier_predict,
+    check_clip, check_int, check_proba, check_teacher_output, one_hot,
 )
 from .crossfit import check_folds, crossfit_predict, fit_on_splits, fold_splits, make_folds
-from .losses import DEFAULT_CLIP, GAMMA_FORMS, sel_pseudo_target
+from .losses import (
+    DEFAULT_CLIP, GAMMA_FORMS, AnnealedCrossEntropy, gamma_residual, sel_pseudo_target,
+)
+
+LOSSES = ("sel", "ace")
+"""``loss``: the squared-error logit loss (the theory's default) or the annealed cross-entropy."""
+
+AGGREGATORS = {"mean": np.mean, "median": np.median}
+"""``aggregate``: how the students of repeated fold draws (``n_rep > 1``) are combined, per
+point and class, on the logit scale."""
+AGGREGATES = tuple(AGGREGATORS)
 
 DEFAULT_ALPHA_GRID = (0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, np.inf)
 """Candidate alphas for ``alpha="tune"``: both extremes and a log grid across the scale of
@@ -101,12 +111,18 @@ class _Distiller(ClassifierMixin, BaseEstimator):
     def _check_params(self):
         clip = check_clip(self.clip)
         check_choice(self.gamma_form, "gamma_form", GAMMA_FORMS)
+        check_choice(self.loss, "loss", LOSSES)
+        check_beta(self.beta)
+        check_choice(self.aggregate, "aggregate", AGGREGATES)
         if isinstance(self.alpha, str):
             if self.alpha != "tune":
                 raise ValueError(
                     f"alpha must be a number in [0, inf] or 'tune', got {self.alpha!r}")
             if len(self.alpha_grid) == 0:
                 raise ValueError("alpha_grid must not be empty")
+            if self.loss != "sel":
+                raise ValueError("alpha='tune' scores candidates by the SEL orthogonal criterion; "
+                                 f"with loss={self.loss!r} give alpha a number")
             for a in self.alpha_grid:
                 check_alpha(a)
         else:
@@ -117,6 +133,12 @@ class _Distiller(ClassifierMixin, BaseEstimator):
             )
         if not (hasattr(self.student, "fit") and hasattr(self.student, "predict")):
             raise TypeError(f"student must have fit and predict, got {type(self.student).__name__}")
+        soft = bool(getattr(self.student, "fits_soft_targets", False))
+        if soft != (self.loss == "ace"):
+            need = ("a soft-target student (fits_soft_targets, e.g. SoftmaxStudent)"
+                    if self.loss == "ace" else "a regression student (not a soft-target one)")
+            raise TypeError(f"loss={self.loss!r} needs {need}, got student "
+                            f"{type(self.student).__name__}")
         return clip
 
     def fit(self, X, y, *, teacher_proba=None, folds=None):
@@ -184,10 +206,8 @@ class _Distiller(ClassifierMixin, BaseEstimator):
                 rows = query_rows
                 if np.isnan(proba[r, rows]).any():
                     raise ValueError(f"teacher_proba is NaN on rows the student uses (draw {r})")
-                self.pseudo_targets_[r, rows] = sel_pseudo_target(
-                    proba[r, rows], y[rows], alpha=self.alpha_[r, t], clip=clip,
-                    gamma_form=self.gamma_form,
-                )
+                self.pseudo_targets_[r, rows] = self._targets(proba[r, rows], y[rows],
+                                                              self.alpha_[r, t], clip)
             used = ~np.isnan(self.pseudo_targets_[r, :, 0])
             self.students_.append(clone(self.student).fit(X[used], self.pseudo_targets_[r, used]))
         self.teacher_proba_ = proba
@@ -196,13 +216,34 @@ class _Distiller(ClassifierMixin, BaseEstimator):
         self.n_classes_ = k
         return self
 
+    def _targets(self, p, y, alpha, clip):
+        r"""The student's targets on rows with teacher outputs p and one-hot labels y.
+
+        SEL: the pseudo-targets :math:`\log\hat p + \gamma(y - \hat p)`
+        (:func:`kdtheory.losses.sel_pseudo_target`). ACE: the corrected soft targets
+        :math:`w + \beta c` (:meth:`kdtheory.losses.AnnealedCrossEntropy.corrected_targets`)
+        with the same corrected residual :math:`\gamma(y - \hat p)`; alpha = 0 gives the
+        tempered teacher :math:`w = \mathrm{softmax}(\beta\log\hat p)`.
+        """
+        if self.loss == "sel":
+            return sel_pseudo_target(p, y, alpha=alpha, clip=clip, gamma_form=self.gamma_form)
+        residual = gamma_residual(p, y, alpha=alpha, clip=clip, gamma_form=self.gamma_form)
+        return AnnealedCrossEntropy(self.beta, clip).corrected_targets(p, residual)
+
     def _tuning_folds(self):
         return getattr(self, "n_folds", 5)
 
     def _logits(self, X):
-        """Student scores (m, k): the average over fold draws of the fitted students."""
+        r"""Student logits (m, k): the mean (or median, ``aggregate``) over fold draws.
+
+        Under ACE a student's scores are :math:`\beta \hat f` (it fits
+        :math:`\mathrm{softmax}(\beta f)`), so they are divided by beta.
+        """
         X = check_classifier_predict(self, X)
-        return np.mean([s.predict(X) for s in self.students_], axis=0)
+        scores = np.stack([s.predict(X) for s in self.students_])
+        if self.loss == "ace":
+            scores = scores / self.beta
+        return AGGREGATORS[self.aggregate](scores, axis=0)
 
     def decision_function(self, X):
         r"""The student's logits :math:`\hat f(x)` (m, k); for k = 2 the log-odds (m,)."""
@@ -258,23 +299,36 @@ class VanillaKD(_Distiller):
     gamma_form : {"diagonal", "matrix"}
         The gamma rule of the correction (:func:`kdtheory.losses.gamma_rule`): the authors'
         per-class rule (default) or the talk's k x k matrix rule; they agree at alpha = 0, inf.
+    loss : {"sel", "ace"}
+        "sel" (default, the theory's): the student regresses the pseudo-targets
+        :math:`\log\hat p + \gamma(y - \hat p)`. "ace": annealed cross-entropy distillation
+        (Hinton's temperature loss, inverse temperature ``beta``): the student, which must fit
+        soft targets (:class:`kdtheory.students.SoftmaxStudent`), is fit by cross-entropy to
+        the corrected tempered teacher :math:`w + \beta c`, :math:`w = \hat p^\beta /
+        \sum_l \hat p_l^\beta` (:meth:`kdtheory.losses.AnnealedCrossEntropy.corrected_targets`).
+    beta : float in (0, 1]
+        Inverse temperature of ``loss="ace"`` (ignored by SEL).
     clip : float in (0, 0.5)
     n_classes : int or None
     random_state : int, Generator or None
     """
 
     def __init__(self, teacher, student, *, alpha=0.0, alpha_grid=DEFAULT_ALPHA_GRID,
-                 gamma_form="diagonal", clip=DEFAULT_CLIP, n_classes=None, random_state=None):
+                 gamma_form="diagonal", loss="sel", beta=1.0, clip=DEFAULT_CLIP, n_classes=None,
+                 random_state=None):
         self.teacher = teacher
         self.student = student
         self.alpha = alpha
         self.alpha_grid = alpha_grid
         self.gamma_form = gamma_form
+        self.loss = loss
+        self.beta = beta
         self.clip = clip
         self.n_classes = n_classes
         self.random_state = random_state
 
     _deterministic_splits = True
+    aggregate = "mean"  # one fold draw: nothing to aggregate
 
     def _draw_folds(self, n, rng):
         return np.zeros((1, n), dtype=np.int64)
@@ -317,19 +371,25 @@ class CrossFitKD(_Distiller):
     n_folds : int >= 2
         Number of folds B (also the inner folds of ``alpha="tune"``).
     n_rep : int >= 1
-        Independent fold draws; the student fits are averaged.
+        Independent fold draws (repeated cross-fitting).
+    aggregate : {"mean", "median"}
+        How the n_rep students are combined: the mean or the median of their logits, per point
+        and class (the median resists a draw whose fit is thrown off by a few clipped rows).
     """
 
-    def __init__(self, teacher, student, *, n_folds=5, n_rep=1, alpha=0.0,
-                 alpha_grid=DEFAULT_ALPHA_GRID, gamma_form="diagonal", clip=DEFAULT_CLIP,
-                 n_classes=None, random_state=None):
+    def __init__(self, teacher, student, *, n_folds=5, n_rep=1, aggregate="mean", alpha=0.0,
+                 alpha_grid=DEFAULT_ALPHA_GRID, gamma_form="diagonal", loss="sel", beta=1.0,
+                 clip=DEFAULT_CLIP, n_classes=None, random_state=None):
         self.teacher = teacher
         self.student = student
         self.n_folds = n_folds
         self.n_rep = n_rep
+        self.aggregate = aggregate
         self.alpha = alpha
         self.alpha_grid = alpha_grid
         self.gamma_form = gamma_form
+        self.loss = loss
+        self.beta = beta
         self.clip = clip
         self.n_classes = n_classes
         self.random_state = random_state
@@ -356,9 +416,9 @@ class EnhancedKD(CrossFitKD):
     Same parameters as :class:`CrossFitKD`, with ``alpha`` defaulting to ``numpy.inf``.
     """
 
-    def __init__(self, teacher, student, *, n_folds=5, n_rep=1, alpha=np.inf,
-                 alpha_grid=DEFAULT_ALPHA_GRID, gamma_form="diagonal", clip=DEFAULT_CLIP,
-                 n_classes=None, random_state=None):
-        super().__init__(teacher, student, n_folds=n_folds, n_rep=n_rep, alpha=alpha,
-                         alpha_grid=alpha_grid, gamma_form=gamma_form, clip=clip,
-                         n_classes=n_classes, random_state=random_state)
+    def __init__(self, teacher, student, *, n_folds=5, n_rep=1, aggregate="mean", alpha=np.inf,
+                 alpha_grid=DEFAULT_ALPHA_GRID, gamma_form="diagonal", loss="sel", beta=1.0,
+                 clip=DEFAULT_CLIP, n_classes=None, random_state=None):
+        super().__init__(teacher, student, n_folds=n_folds, n_rep=n_rep, aggregate=aggregate,
+                         alpha=alpha, alpha_grid=alpha_grid, gamma_form=gamma_form, loss=loss,
+                         beta=beta, clip=clip, n_classes=n_classes, random_state=random_state)

@@ -201,9 +201,7 @@ class AnnealedCrossEntropy:
         f, p = _check_fp(f, p, self.clip)
         bf = self.beta * f
         log_q = bf - _logsumexp(bf)[:, None]
-        w = p ** self.beta
-        w /= w.sum(axis=1, keepdims=True)
-        return f, p, w, log_q
+        return f, p, self._tempered(p), log_q
 
     def value(self, f, p):
         _, _, w, log_q = self._parts(f, p)
@@ -227,10 +225,35 @@ class AnnealedCrossEntropy:
         """
         p = clip_proba(p, self.clip)
         y = check_onehot(y_onehot, shape=p.shape)
+        return self._weights_of_residual(p, np.asarray(gamma, dtype=np.float64) * (y - p))
+
+    def _tempered(self, p):
         w = p ** self.beta
-        w /= w.sum(axis=1, keepdims=True)
-        r = np.asarray(gamma, dtype=np.float64) * (y - p)
+        return w / w.sum(axis=1, keepdims=True)
+
+    def _weights_of_residual(self, p, r):
+        w = self._tempered(p)
         return w * (r - np.sum(w * r, axis=1, keepdims=True))
+
+    def corrected_targets(self, p, residual):
+        r"""Soft targets :math:`\tilde w = w + \beta c` of the corrected loss (docs/theory.md §3).
+
+        With :math:`c_j = w_j(r_j - \sum_l w_l r_l)` for the corrected residual
+        ``residual`` :math:`= r = \gamma(y - p)` (:func:`gamma_residual`; :math:`y/p - 1` for
+        the orthogonal correction), the corrected loss is a cross-entropy,
+
+        .. math:: \ell_\beta(f, p) - \beta\sum_j c_j \log q_j
+                  = -\sum_j \tilde w_j \log q_j, \qquad q = \mathrm{softmax}(\beta f),
+
+        so the ACE student is fit to :math:`\tilde w`: rows sum to 1 (:math:`\sum_j c_j = 0`)
+        but entries may be negative. ``p`` is clipped; returns (n, k).
+        """
+        p = clip_proba(p, self.clip)
+        r = np.asarray(residual, dtype=np.float64)
+        if r.shape != p.shape or not np.all(np.isfinite(r)):
+            raise ValueError(f"residual must be a finite array of shape {p.shape}, got "
+                             f"shape {r.shape}")
+        return self._tempered(p) + self.beta * self._weights_of_residual(p, r)
 
     def corrected_value(self, f, p, y_onehot, gamma):
         r"""Corrected loss :math:`\ell_\beta(f,p) - \beta\sum_j c_j \log q_j` (theory §3)."""

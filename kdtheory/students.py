@@ -11,6 +11,10 @@ least-squares regression of the (n, k) target matrix on x:
 * :class:`RegressorStudent`: any scikit-learn regressor (e.g. a random forest, as in the
   paper's tabular experiments), cloned and fit to the targets.
 
+Under the annealed cross-entropy (``loss="ace"``, docs/theory.md §2) the student is instead fit to
+soft targets by cross-entropy: :class:`SoftmaxStudent`, multinomial logistic regression on soft
+targets (the only student with ``fits_soft_targets = True``).
+
 All derive from ``sklearn.base.RegressorMixin`` and ``BaseEstimator``: ``fit(X, T) -> self``
 and ``predict(X) -> (m, k)`` scores, ``get_params``/``set_params``, ``clone`` and tags.
 """
@@ -20,7 +24,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 
-from ._validation import check_predict_X, check_X
+from scipy.special import logsumexp
+
+from ._validation import check_int, check_positive, check_predict_X, check_X
 
 
 def _check_targets(X, T):
@@ -36,6 +42,9 @@ def _check_targets(X, T):
 
 
 class _StudentBase(RegressorMixin, BaseEstimator):
+    fits_soft_targets = False
+    """True for a student fit to soft targets by cross-entropy (``loss="ace"``)."""
+
     def _check_predict(self, X):
         return check_predict_X(self, X, fit_call="fit(X, T)")
 
@@ -48,6 +57,10 @@ class ConstantStudent(_StudentBase):
     coef_ : ndarray of shape (k,)
         The fitted constant (mean pseudo-target).
     """
+
+    def features(self, X):
+        r"""The student's features :math:`\phi(x) = 1` (m, 1): :math:`f(x) = c^\top \phi(x)`."""
+        return np.ones((check_X(X).shape[0], 1))
 
     def fit(self, X, T):
         X, T = _check_targets(X, T)
@@ -76,12 +89,14 @@ class LinearStudent(_StudentBase):
     def __init__(self, fit_intercept: bool = True):
         self.fit_intercept = fit_intercept
 
-    def _design(self, X):
+    def features(self, X):
+        r"""The student's features :math:`\phi(x) = (1, x)` (or x): :math:`f = \Theta^\top\phi`."""
+        X = check_X(X)
         return np.hstack([np.ones((X.shape[0], 1)), X]) if self.fit_intercept else X
 
     def fit(self, X, T):
         X, T = _check_targets(X, T)
-        theta, *_ = np.linalg.lstsq(self._design(X), T, rcond=None)
+        theta, *_ = np.linalg.lstsq(self.features(X), T, rcond=None)
         if self.fit_intercept:
             self.intercept_, self.coef_ = theta[0], theta[1:]
         else:
@@ -125,3 +140,108 @@ class RegressorStudent(_StudentBase):
         return np.asarray(self.regressor_.predict(X), dtype=np.float64).reshape(
             X.shape[0], self.n_outputs_
         )
+
+
+def _softmax_objective(theta, design, T, penalty, n_penalised):
+    r"""Value and gradient of the soft-target cross-entropy of :class:`SoftmaxStudent`.
+
+    :math:`J(\Theta) = \frac1n\sum_i \big(\mathrm{LSE}(z_i) - \langle T_i, z_i\rangle\big)
+    + \frac{\lambda}{2}\|\Theta_{\text{pen}}\|_F^2` with :math:`z_i = \Theta^\top \phi_i`
+    (this equals :math:`-\frac1n\sum_i\sum_j T_{ij}\log\mathrm{softmax}(z_i)_j` when the rows
+    of T sum to 1); :math:`\nabla_\Theta J = \frac1n \Phi^\top(\mathrm{softmax}(Z) - T)
+    + \lambda \Theta_{\text{pen}}`. The first ``n_penalised`` rows of Theta (the intercept,
+    if any, is the last row) carry the penalty.
+    """
+    n, k = T.shape
+    Theta = theta.reshape(design.shape[1], k)
+    Z = design @ Theta
+    lse = logsumexp(Z, axis=1)
+    value = np.sum(lse - np.sum(T * Z, axis=1)) / n
+    grad = design.T @ (np.exp(Z - lse[:, None]) - T) / n
+    pen = Theta[:n_penalised]
+    value += 0.5 * penalty * np.sum(pen * pen)
+    grad[:n_penalised] += penalty * pen
+    return value, grad.ravel()
+
+
+class SoftmaxStudent(_StudentBase):
+    r"""Multinomial logistic regression fit to soft targets (the ACE student, docs/theory.md §2).
+
+    Scores :math:`z(x) = W^\top x + b \in \mathbb{R}^k`, fit by minimising
+
+    .. math:: J(W, b) = -\frac1n \sum_i \sum_j T_{ij} \log \mathrm{softmax}(z(x_i))_j
+              + \frac{\lambda}{2} \|W\|_F^2
+
+    with L-BFGS (``scipy.optimize.minimize``, analytic gradient :math:`\frac1n X^\top
+    (\mathrm{softmax}(Z) - T) + \lambda W`); the intercept is not penalised. Rows of T must sum
+    to 1 but may have negative entries (the loss-corrected ACE targets
+    :math:`w + \beta c`, :meth:`kdtheory.losses.AnnealedCrossEntropy.corrected_targets`): J is
+    still convex (a log-sum-exp minus a linear term), and strictly convex in W when
+    :math:`\lambda > 0`. With one-hot T this is scikit-learn's
+    ``LogisticRegression(C=1 / (n * penalty))`` (multinomial, k >= 3).
+
+    A distiller with ``loss="ace"`` and inverse temperature beta fits this student to the
+    tempered targets and reads its scores as :math:`\beta f`, i.e. divides them by beta.
+
+    Parameters
+    ----------
+    penalty : float >= 0
+        L2 strength :math:`\lambda` on W (per row average loss).
+    fit_intercept : bool
+    tol : float > 0
+        L-BFGS gradient tolerance (``gtol``).
+    max_iter : int >= 1
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (d, k)
+    intercept_ : ndarray of shape (k,)
+    n_iter_ : int
+    """
+
+    fits_soft_targets = True
+
+    def __init__(self, penalty=1e-4, fit_intercept=True, tol=1e-8, max_iter=1000):
+        self.penalty = penalty
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def fit(self, X, T):
+        from scipy.optimize import minimize
+
+        X, T = _check_targets(X, T)
+        penalty = float(self.penalty) if self.penalty == 0 else check_positive(
+            self.penalty, "penalty")
+        tol = check_positive(self.tol, "tol")
+        max_iter = check_int(self.max_iter, "max_iter", minimum=1)
+        sums = T.sum(axis=1)
+        if np.any(np.abs(sums - 1) > 1e-6):
+            i = int(np.argmax(np.abs(sums - 1)))
+            raise ValueError(f"soft targets T must have rows summing to 1; row {i} sums to "
+                             f"{sums[i]:.10g}")
+        if self.fit_intercept and np.any(T.mean(axis=0) <= 0):
+            j = int(np.argmin(T.mean(axis=0)))
+            raise ValueError(f"soft targets T: column {j} has mean {T[:, j].mean():.6g} <= 0, so "
+                             f"the unpenalised intercept has no minimiser")
+        n, d = X.shape
+        k = T.shape[1]
+        design = np.hstack([X, np.ones((n, 1))]) if self.fit_intercept else X
+        res = minimize(_softmax_objective, np.zeros(design.shape[1] * k), jac=True,
+                       args=(design, T, penalty, d), method="L-BFGS-B",
+                       options={"gtol": tol, "ftol": 1e-15, "maxiter": max_iter})
+        if not np.all(np.isfinite(res.x)) or not np.isfinite(res.fun):
+            raise ValueError("SoftmaxStudent diverged: soft targets with negative entries need "
+                             "penalty > 0 (and, with fit_intercept, positive column means)")
+        Theta = res.x.reshape(design.shape[1], k)
+        self.coef_ = Theta[:d]
+        self.intercept_ = Theta[d] if self.fit_intercept else np.zeros(k)
+        self.n_iter_ = int(res.nit)
+        self.n_outputs_ = k
+        self.n_features_in_ = d
+        return self
+
+    def predict(self, X):
+        """The scores z(x) (m, k); softmax(z) are the fitted class probabilities."""
+        X = self._check_predict(X)
+        return X @ self.coef_ + self.intercept_
