@@ -2,8 +2,11 @@
 
 :func:`rate_plot_data` turns a study summary (:class:`kdtheory.results.StudySummary`) into series;
 :func:`plot_rates` draws log-log mean error against n per method with Monte Carlo error bars
-(+- 1.96 SE), the predicted slope as a dashed line anchored at the first point, and the fitted
-slope with its 95% CI in the legend. Renderers take ``ax=None`` and return the Figure.
+(+- 1.96 SE), the median as open markers, the exact theory curve (docs/theory.md §5.4, §5.5) as
+a solid line where one exists, the claimed asymptotic slope as a dashed line (anchored at the
+curve's last point, else at the first measured point), and the fitted slope with its 95% CI in
+the legend. :func:`plot_paired` draws the paired comparisons (mean log error ratio per n with
+its CI). Renderers take ``ax=None`` and return the Figure.
 matplotlib is imported only inside the renderers.
 """
 
@@ -80,26 +83,66 @@ COLORS = {"vanilla": "#d62728", "sample_split": "#7f7f7f", "crossfit": "#1f77b4"
 
 
 def rate_plot_data(summary) -> dict:
-    """Series to draw: per method n, mean, error-bar half-widths, fitted and predicted lines."""
+    """Series to draw: per method n, mean, error-bar half-widths, median, the theory curve
+    (None without one), the claimed slope's line and the legend label."""
     series = {}
     for method, m in summary.methods.items():
         n = np.asarray(m.sample_sizes, dtype=float)
         mean = np.asarray(m.mean_error, dtype=float)
         if n.size == 0:
             continue
-        anchor = mean[0] / n[0] ** m.predicted_slope
+        theory = None if not m.theory else np.asarray(m.theory["error"], dtype=float)
+        anchor_n, anchor_e = (n[-1], theory[-1]) if theory is not None else (n[0], mean[0])
+        anchor = anchor_e / anchor_n ** m.predicted_slope
+        label = (f"{method}: slope {m.slope:+.2f} [{m.ci[0]:+.2f}, {m.ci[1]:+.2f}]"
+                 f"; claim {m.predicted_slope:+.2f} ({m.kind}) -> {m.verdict}")
+        if m.theory:
+            label += f"; theory {m.theory['verdict']}"
         series[method] = {
             "n": n, "mean": mean, "yerr": 1.96 * np.asarray(m.se_error, dtype=float),
-            "median": np.asarray(m.median_error, dtype=float),
-            "predicted_line": anchor * n ** m.predicted_slope,
-            "label": (f"{method}: slope {m.slope:+.2f} [{m.ci[0]:+.2f}, {m.ci[1]:+.2f}]"
-                      f"; predicted {m.predicted_slope:+.2f} ({m.kind}) -> {m.verdict}"),
+            "median": np.asarray(m.median_error, dtype=float), "theory": theory,
+            "predicted_line": anchor * n ** m.predicted_slope, "label": label,
         }
     params = ", ".join(f"{k}={v}" for k, v in summary.params.items()
                        if k in ("d", "p0", "enhanced_alpha"))
     title = (f"{summary.example} ({params}): {summary.replications} replications, "
              f"seed {summary.seed}")
     return {"series": series, "title": title}
+
+
+def paired_plot_data(summary) -> dict:
+    """Per pair "a vs b": n, mean log(err_a / err_b) and its CI half-widths below/above."""
+    out = {}
+    for pair in getattr(summary, "paired", []):
+        mean = np.asarray(pair["mean_log_ratio"], dtype=float)
+        ci = np.asarray(pair["ci"], dtype=float).reshape(-1, 2)
+        out[f"{pair['a']} vs {pair['b']}"] = {
+            "n": np.asarray(pair["sample_sizes"], dtype=float), "mean": mean,
+            "yerr": np.vstack([mean - ci[:, 0], ci[:, 1] - mean]), "a": pair["a"]}
+    return out
+
+
+def plot_paired(summary, ax=None):
+    """Mean log(err_a / err_b) per n with 95% CIs (below 0: a is better); returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 5.5))
+    else:
+        fig = ax.figure
+    for name, s in paired_plot_data(summary).items():
+        ax.errorbar(s["n"], s["mean"], yerr=s["yerr"], fmt="s-", capsize=3, label=name,
+                    color=COLORS.get(s["a"]), alpha=0.85)
+    ax.axhline(0.0, color="black", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("n")
+    ax.set_ylabel("mean log(err_a / err_b), 95% CI")
+    ax.set_title("paired comparisons (same data and teachers)", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    tidy(fig)
+    return fig
 
 
 def bound_plot_data(summary) -> dict:
@@ -123,7 +166,7 @@ def plot_bound_ratio(summary, ax=None):
     ax.set_yscale("log")
     ax.set_xlabel("n")
     ax.set_ylabel("mean error / mean bound")
-    ax.set_title("bound decomposition (bounded in n where the theorem applies)", fontsize=9)
+    ax.set_title("error / bound (bounded where the theorem applies)", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -131,18 +174,22 @@ def plot_bound_ratio(summary, ax=None):
     return fig
 
 
-def plot_rates(summary, ax=None, *, bound: bool = False):
+def plot_rates(summary, ax=None, *, bound: bool = False, paired: bool = False):
     """Log-log mean student error vs n per method; returns the matplotlib Figure.
 
-    With ``bound=True`` (and no ``ax``) a second panel shows error / bound per method.
+    With ``bound=True`` and/or ``paired=True`` (and no ``ax``) further panels show error /
+    bound per method and the paired comparisons.
     """
     import matplotlib.pyplot as plt
 
     data = rate_plot_data(summary)
-    if ax is None and bound:
-        fig, (ax, ax_bound) = plt.subplots(1, 2, figsize=(13, 5.5),
-                                           gridspec_kw={"width_ratios": [1.6, 1]})
-        plot_bound_ratio(summary, ax=ax_bound)
+    extra = [name for name, on in (("bound", bound), ("paired", paired)) if on]
+    if ax is None and extra:
+        fig, axes = plt.subplots(1, 1 + len(extra), figsize=(8 + 5 * len(extra), 5.5),
+                                 gridspec_kw={"width_ratios": [1.6] + [1] * len(extra)})
+        ax = axes[0]
+        for name, panel in zip(extra, axes[1:]):
+            (plot_bound_ratio if name == "bound" else plot_paired)(summary, ax=panel)
     elif ax is None:
         fig, ax = plt.subplots(figsize=(8, 5.5))
     else:
@@ -150,14 +197,19 @@ def plot_rates(summary, ax=None, *, bound: bool = False):
     for method, s in data["series"].items():
         color = COLORS.get(method)
         ax.errorbar(s["n"], s["mean"], yerr=np.minimum(s["yerr"], 0.999 * s["mean"]),
-                    fmt="o-", color=color, capsize=3, label=s["label"])
-        ax.plot(s["n"], s["predicted_line"], "--", color=color, alpha=0.6)
+                    fmt="o", color=color, capsize=3, label=s["label"])
+        ax.plot(s["n"], s["median"], "o", mfc="none", color=color, alpha=0.7)
+        if s["theory"] is not None:
+            ax.plot(s["n"], s["theory"], "-", color=color, lw=1.5, alpha=0.8)
+        ax.plot(s["n"], s["predicted_line"], "--", color=color, alpha=0.5)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("n")
-    ax.set_ylabel(r"mean $\|\hat f - f_0\|^2$  (bars: 95% MC; dashed: predicted slope)")
+    ax.set_ylabel(r"$\|\hat f - f_0\|^2$: mean (95% MC bars), median (open)")
+    ax.plot([], [], "-", color="gray", label="solid: exact theory curve (mean)")
+    ax.plot([], [], "--", color="gray", label="dashed: claimed asymptotic slope")
     ax.set_title(data["title"], fontsize=10)
-    ax.legend(fontsize=7.5, loc="best")
+    ax.legend(fontsize=7, loc="best")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     tidy(fig)

@@ -372,7 +372,7 @@ def write_outputs(study, summary, args):
             matplotlib.use("Agg")
             from .plotting import plot_rates
 
-            plot_rates(summary, bound=args.bound).savefig(path, dpi=110)
+            plot_rates(summary, bound=args.bound, paired=True).savefig(path, dpi=110)
         jobs.append(("--plot", path, draw))
     for flag, path, writer in jobs:
         written[flag], ok = _write(flag, path, writer, summary)

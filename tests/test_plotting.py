@@ -10,7 +10,8 @@ import pytest  # noqa: E402
 
 from kdtheory.montecarlo import run_study  # noqa: E402
 from kdtheory.plotting import (  # noqa: E402
-    layout_faults, plot_bound_ratio, plot_rates, tick_label_overlaps, tidy,
+    layout_faults, paired_plot_data, plot_bound_ratio, plot_paired, plot_rates,
+    rate_plot_data, tick_label_overlaps, tidy,
 )
 
 
@@ -50,9 +51,9 @@ def summaries():
 
 
 @pytest.mark.parametrize("name", ["underfit", "overfit"])
-@pytest.mark.parametrize("bound", [False, True])
-def test_rate_plots_have_no_layout_faults(summaries, name, bound):
-    fig = plot_rates(summaries[name], bound=bound)
+@pytest.mark.parametrize("bound, paired", [(False, False), (True, False), (True, True)])
+def test_rate_plots_have_no_layout_faults(summaries, name, bound, paired):
+    fig = plot_rates(summaries[name], bound=bound, paired=paired)
     assert not layout_faults(fig)
     plt.close(fig)
 
@@ -65,4 +66,21 @@ def test_panels_in_a_user_layout_have_no_layout_faults(summaries):
     fig.tight_layout()
     tidy(fig)
     assert not layout_faults(fig)
+    plt.close(fig)
+
+
+def test_plots_carry_the_theory_curve_and_the_pairs(summaries):
+    """The exact curve is drawn where a theory exists (all underfit methods; overfit vanilla
+    only), and each paired comparison is one series."""
+    under = rate_plot_data(summaries["underfit"])["series"]
+    assert all(s["theory"] is not None for s in under.values())
+    np.testing.assert_array_equal(under["enhanced"]["theory"],
+                                  summaries["underfit"].methods["enhanced"].theory["error"])
+    over = rate_plot_data(summaries["overfit"])["series"]
+    assert over["vanilla"]["theory"] is not None and over["crossfit"]["theory"] is None
+    pairs = paired_plot_data(summaries["underfit"])
+    assert set(pairs) == {"crossfit vs sample_split", "enhanced vs crossfit",
+                          "crossfit vs vanilla"}
+    fig = plot_paired(summaries["underfit"])
+    assert len(fig.axes[0].containers) == 3 and not layout_faults(fig)
     plt.close(fig)
