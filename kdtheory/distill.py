@@ -190,6 +190,7 @@ class _Distiller(ClassifierMixin, BaseEstimator):
             proba, self.teachers_ = fit_on_splits(self.teacher, X, labels, splits, n_classes=k)
 
         y = one_hot(labels, k)
+        student_proba = self._update_teacher(proba, y, X, clip)
         self.alpha_ = np.zeros((len(splits), len(splits[0])))
         self.pseudo_targets_ = np.full_like(proba, np.nan)
         self.students_ = []
@@ -206,7 +207,7 @@ class _Distiller(ClassifierMixin, BaseEstimator):
                 rows = query_rows
                 if np.isnan(proba[r, rows]).any():
                     raise ValueError(f"teacher_proba is NaN on rows the student uses (draw {r})")
-                self.pseudo_targets_[r, rows] = self._targets(proba[r, rows], y[rows],
+                self.pseudo_targets_[r, rows] = self._targets(student_proba[r, rows], y[rows],
                                                               self.alpha_[r, t], clip)
             used = ~np.isnan(self.pseudo_targets_[r, :, 0])
             self.students_.append(clone(self.student).fit(X[used], self.pseudo_targets_[r, used]))
@@ -215,6 +216,10 @@ class _Distiller(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         self.n_classes_ = k
         return self
+
+    def _update_teacher(self, proba, y, X, clip):
+        """The teacher outputs the student is distilled from (TargetedKD updates them)."""
+        return proba
 
     def _targets(self, p, y, alpha, clip):
         r"""The student's targets on rows with teacher outputs p and one-hot labels y.
@@ -422,3 +427,152 @@ class EnhancedKD(CrossFitKD):
         super().__init__(teacher, student, n_folds=n_folds, n_rep=n_rep, aggregate=aggregate,
                          alpha=alpha, alpha_grid=alpha_grid, gamma_form=gamma_form, loss=loss,
                          beta=beta, clip=clip, n_classes=n_classes, random_state=random_state)
+
+
+def _targeting_loss(eps, a, y, phi):
+    r"""Value, gradient and Hessian in eps of one class's
+    :math:`L(\varepsilon) = \sum_i (1 - y_i) u_i + y_i e^{-u_i}`, :math:`u = a + \Phi\varepsilon`:
+    :math:`\nabla L = \Phi^\top(1 - y - y e^{-u})`, :math:`\nabla^2 L = \Phi^\top
+    \mathrm{diag}(y e^{-u})\Phi` (:func:`targeted_update`)."""
+    u = a + phi @ eps
+    e = y * np.exp(-u)
+    return np.sum((1 - y) * u + e), phi.T @ (1 - y - e), (phi * e[:, None]).T @ phi
+
+
+def _newton(a, y, phi, *, tol, max_iter=100):
+    """Minimise the convex :func:`_targeting_loss` from 0 by Newton steps, halved until the
+    loss does not increase (beyond rounding); stops when the gradient norm is below ``tol``."""
+    eps = np.zeros(phi.shape[1])
+    value, grad, hess = _targeting_loss(eps, a, y, phi)
+    for _ in range(max_iter):
+        if np.linalg.norm(grad) <= tol:
+            break
+        step, shrink = np.linalg.solve(hess, grad), 1.0
+        while shrink > 1e-10:
+            trial = _targeting_loss(eps - shrink * step, a, y, phi)
+            if trial[0] <= value + 1e-13 * abs(value):  # no increase beyond rounding
+                break
+            shrink /= 2
+        eps = eps - shrink * step
+        value, grad, hess = trial
+    return eps
+
+
+def targeted_update(p_hat, y_onehot, features, *, clip=DEFAULT_CLIP):
+    r"""Fluctuate teacher outputs along a logistic submodel until they solve the EIF equation.
+
+    Per class j, with :math:`a_{ij} = \operatorname{logit}\hat p_j(x_i)` (:math:`\hat p`
+    clipped to [clip, 1 - clip]) and the student's features :math:`\phi(x)` (D of them):
+
+    .. math:: \operatorname{logit} p^*_j(x) = \operatorname{logit}\hat p_j(x)
+              + \varepsilon_j^\top \phi(x),
+
+    with :math:`\varepsilon_j` the minimiser of the convex
+    :math:`L_j(\varepsilon) = \sum_i (1 - y_{ij}) u_{ij} + y_{ij} e^{-u_{ij}}`,
+    :math:`u_{ij} = a_{ij} + \varepsilon^\top\phi(x_i)`. Because
+    :math:`y/p - 1 = y e^{-u} - (1 - y)` for :math:`p = \operatorname{expit}(u)`,
+    :math:`\nabla L_j = -\sum_i \phi(x_i)(y_{ij}/p^*_{ij} - 1)`, so at the minimum
+
+    .. math:: \sum_i \phi(x_i)\,\frac{y_{ij} - p^*_j(x_i)}{p^*_j(x_i)} = 0,
+
+    the teacher part of the efficient-influence-function equation of the SEL student's target
+    (constant student, :math:`\phi = 1`: :math:`f_0 = E\log p_0(X)`; linear student:
+    :math:`\theta_0 = (E\phi\phi^\top)^{-1} E\phi\log p_0^\top`; docs/theory_issue13.md).
+    The Hessian :math:`\sum_i y_{ij} e^{-u_{ij}} \phi_i\phi_i^\top` is positive definite
+    when the rows labelled j span the features; the minimiser is found by Newton's method with
+    a backtracking line search (:func:`_newton`).
+
+    Parameters
+    ----------
+    p_hat : array (n, k), teacher outputs (cross-fit: each row from a teacher that never saw it)
+    y_onehot : array (n, k)
+    features : array (n, D), :math:`\phi(x_i)` (e.g. ``student.features(X)``)
+    clip : float in (0, 0.5)
+
+    Returns
+    -------
+    p_star : ndarray (n, k), the updated teacher outputs (per class; rows need not sum to 1)
+    epsilon : ndarray (D, k)
+    """
+    from scipy.special import expit, logit
+
+    p = np.clip(check_proba(p_hat), check_clip(clip), 1.0 - clip)
+    y = np.asarray(y_onehot, dtype=np.float64)
+    phi = np.asarray(features, dtype=np.float64)
+    n, k = p.shape
+    a = logit(p)
+    epsilon = np.zeros((phi.shape[1], k))
+    for j in range(k):
+        ones = y[:, j] == 1
+        if not ones.any() or ones.all():
+            raise ValueError(f"targeted_update: class {j} labels {int(ones.sum())} of {n} rows; "
+                             f"the EIF equation needs rows with and without the label")
+        if np.linalg.matrix_rank(phi[ones]) < phi.shape[1]:
+            raise ValueError(f"targeted_update: the rows labelled {j} do not span the "
+                             f"{phi.shape[1]} features; the fluctuation is not identified")
+
+        epsilon[:, j] = _newton(a[:, j], y[:, j], phi, tol=1e-13 * n)
+    return expit(a + phi @ epsilon), epsilon
+
+
+class TargetedKD(CrossFitKD):
+    r"""Targeted (TMLE-style) distillation: update the cross-fit teacher, then distil from it.
+
+    The cross-fit teacher outputs :math:`\hat p` (every row labelled by a teacher that never
+    saw it) are fluctuated along the logistic submodel
+    :math:`\operatorname{logit} p^*_j = \operatorname{logit}\hat p_j + \varepsilon_j^\top\phi`
+    with the student's own features :math:`\phi` (:func:`targeted_update`), pooled over all
+    rows of a fold draw, so that :math:`p^*` solves the efficient-influence-function equation
+    :math:`\sum_i \phi(x_i)(y_{ij} - p^*_j(x_i))/p^*_j(x_i) = 0` of the SEL student's target.
+    The student then regresses :math:`\log p^*` (SEL, no further correction): for the constant
+    student :math:`\hat f = \frac1n\sum_i \log p^*(x_i)`, which equals the one-step (enhanced)
+    estimate computed with :math:`p^*`, so the first-order teacher error cancels as in
+    :class:`EnhancedKD`, while every pseudo-target stays a log-probability (no
+    :math:`y/\hat p` term of size 1/clip): the heavy tail of the correction is gone.
+    Derivation: docs/theory_issue13.md.
+
+    Derived for the SEL loss and the students with features :math:`\phi` (``features(X)``):
+    :class:`kdtheory.students.ConstantStudent` (:math:`\phi = 1`) and
+    :class:`kdtheory.students.LinearStudent`.
+
+    Parameters
+    ----------
+    teacher, student, n_folds, n_rep, aggregate, clip, n_classes, random_state :
+        as :class:`CrossFitKD`.
+
+    Attributes
+    ----------
+    targeted_proba_ : ndarray (n_rep, n, k), the updated teacher outputs :math:`p^*`
+    epsilon_ : ndarray (n_rep, D, k), the fluctuation parameters
+    """
+
+    # The correction machinery is off: the update replaces it.
+    alpha, alpha_grid, gamma_form, loss, beta = 0.0, DEFAULT_ALPHA_GRID, "diagonal", "sel", 1.0
+
+    def __init__(self, teacher, student, *, n_folds=5, n_rep=1, aggregate="mean",
+                 clip=DEFAULT_CLIP, n_classes=None, random_state=None):
+        self.teacher = teacher
+        self.student = student
+        self.n_folds = n_folds
+        self.n_rep = n_rep
+        self.aggregate = aggregate
+        self.clip = clip
+        self.n_classes = n_classes
+        self.random_state = random_state
+
+    def _check_params(self):
+        if not hasattr(self.student, "features"):
+            raise TypeError("TargetedKD is derived for students with features(X) (constant "
+                            f"and linear SEL students), got {type(self.student).__name__}")
+        return super()._check_params()
+
+    def _update_teacher(self, proba, y, X, clip):
+        self.targeted_proba_ = np.full_like(proba, np.nan)
+        epsilon = []
+        for r, p in enumerate(proba):
+            used = ~np.isnan(p[:, 0])
+            self.targeted_proba_[r, used], eps = targeted_update(
+                p[used], y[used], self.student.features(X[used]), clip=clip)
+            epsilon.append(eps)
+        self.epsilon_ = np.stack(epsilon)
+        return self.targeted_proba_
