@@ -728,27 +728,32 @@ def _tree_exact_match(q, ix, acc):
 # --- queries -----------------------------------------------------------------------------------
 
 @njit(**_JIT)
-def _kernel_sums(q, ix, tree, kernel, h2, support2, a, acc, sc):
+def _kernel_sums(q, cols, tree, kernel, h2, support2, a, acc, sc):
     """acc[c] = sum_i K(||q - x_i|| / h) 1[y_i = c]; returns #{i : K(...) > 0}.
 
-    ``support2`` is the squared support radius of K in units of h (1, or inf). ``tree`` is
-    None for the COLUMNS index, else the (TREE) index itself: Numba prunes the branch of the
-    other index at compile time, so only the kernels of the index in use are compiled."""
+    ``support2`` is the squared support radius of K in units of h (1, or inf). Of ``cols`` and
+    ``tree`` one is the index and the other None: Numba prunes a branch ``x is None`` at
+    compile time only when x is typed None (measured: a non-None x keeps both branches), hence
+    the nested tests, so that only the kernels of the index in use are compiled."""
     acc[:] = 0.0
     if tree is None:
-        return _columns_kernel_sums(q, ix, kernel, h2, support2, a, acc, sc)
+        if cols is not None:
+            return _columns_kernel_sums(q, cols, kernel, h2, support2, a, acc, sc)
+        return 0
     return _tree_kernel_sums(q, tree, kernel, h2, support2, a, acc, sc)
 
 
 @njit(**_JIT)
-def _nearest_r2(q, ix, tree, h2, sc):
+def _nearest_r2(q, cols, tree, h2, sc):
     """Squared distance from q to its nearest training point: balls of radius 2h, 4h, ...
     until one holds a point (the nearest is then inside that ball)."""
     radius2 = h2
     while True:
         radius2 *= 4.0
+        best = np.inf
         if tree is None:
-            best = _columns_min_r2(q, ix, radius2, sc)
+            if cols is not None:  # see _kernel_sums
+                best = _columns_min_r2(q, cols, radius2, sc)
         else:
             best = _tree_min_r2(q, tree, radius2, sc)
         if best <= radius2:
@@ -756,10 +761,14 @@ def _nearest_r2(q, ix, tree, h2, sc):
 
 
 @njit(**_JIT)
-def _exact_match(q, ix, tree, acc):
-    """acc = sum of the one-hot labels of the training points equal to q; returns their number."""
+def _exact_match(q, cols, tree, acc):
+    """acc = sum of the one-hot labels of the training points equal to q; returns their number.
+
+    One of ``cols``, ``tree`` is the index, the other None (see :func:`_kernel_sums`)."""
     if tree is None:
-        return _columns_exact_match(q, ix, acc)
+        if cols is not None:
+            return _columns_exact_match(q, cols, acc)
+        return 0
     return _tree_exact_match(q, tree, acc)
 
 
@@ -796,13 +805,14 @@ def _singular_limit(q, ix, h2, a, acc):
 
 
 @njit(**_JIT)
-def predict_chunks(first, stop, Xq, order, ix, tree, kernel, h2, a, fallback, min_neighbors,
+def predict_chunks(first, stop, Xq, order, ix, cols, tree, kernel, h2, a, fallback, min_neighbors,
                    prior, proba, outcome):
     """Nadaraya-Watson class probabilities (MATH.md 5.2, 5.3) for the queries of chunks
     [first, stop), into ``proba`` (m, k) and ``outcome`` (m,) int8 in {EXACT, KERNEL,
     FALLBACK}; chunk c holds the queries order[c * _CHUNK : (c + 1) * _CHUNK].
 
-    ``tree``: None for the COLUMNS index, else ``ix`` (see :func:`_kernel_sums`). ``order``
+    ``cols``, ``tree``: ``ix`` and None for the COLUMNS index, None and ``ix`` for the TREE
+    index (see :func:`_kernel_sums`). ``order``
     sorts the queries by column or leaf, for locality. A zero total weight triggers the
     fallback: PRIOR -> ``prior``; NEAREST -> average label of the nearest training points (ties
     averaged); GROW -> the kernel estimate with bandwidth 2^j h for the smallest j >= 1 giving
@@ -814,12 +824,12 @@ def predict_chunks(first, stop, Xq, order, ix, tree, kernel, h2, a, fallback, mi
     cost about 13 s of compile time, measured, for no run-time gain).
     """
     for chunk in range(first, stop):
-        _predict_chunk(chunk, Xq, order, ix, tree, kernel, h2, a, fallback, min_neighbors,
-                       prior, proba, outcome)
+        _predict_chunk(chunk, Xq, order, ix, cols, tree, kernel, h2, a, fallback,
+                       min_neighbors, prior, proba, outcome)
 
 
 @njit(**_JIT)
-def _predict_chunk(chunk, Xq, order, ix, tree, kernel, h2, a, fallback, min_neighbors, prior,
+def _predict_chunk(chunk, Xq, order, ix, cols, tree, kernel, h2, a, fallback, min_neighbors, prior,
                    proba, outcome):
     """The queries order[chunk * _CHUNK : (chunk + 1) * _CHUNK] of :func:`predict`."""
     m = Xq.shape[0]
@@ -853,17 +863,17 @@ def _predict_chunk(chunk, Xq, order, ix, tree, kernel, h2, a, fallback, min_neig
                         bhi[j] = max(bhi[j], Xq[order[u], j])
                 n_cand = _tree_block_candidates(blo, bhi, tree, h2, cand, sc[8])
                 _gather_boxes(tree, cand, n_cand, cbox)
-        if kernel == SINGULAR and _exact_match(q, ix, tree, acc) > 0:
+        if kernel == SINGULAR and _exact_match(q, cols, tree, acc) > 0:
             outcome[i] = EXACT
             acc /= acc.sum()
             continue
         if tree is None:
-            n_positive = _kernel_sums(q, ix, tree, kernel, h2, support2, a, acc, sc)
+            n_positive = _kernel_sums(q, cols, tree, kernel, h2, support2, a, acc, sc)
         elif kernel != GAUSSIAN:
             n_positive = _tree_kernel_sums_cand(q, tree, kernel, h2, a, acc, sc, cand, n_cand,
                                                 cbox, g2)
         else:
-            n_positive = _kernel_sums(q, ix, tree, kernel, h2, support2, a, acc, sc)
+            n_positive = _kernel_sums(q, cols, tree, kernel, h2, support2, a, acc, sc)
         if n_positive > 0:
             outcome[i] = KERNEL
             if kernel == SINGULAR and not acc.sum() < np.inf:
@@ -873,11 +883,11 @@ def _predict_chunk(chunk, Xq, order, ix, tree, kernel, h2, a, fallback, min_neig
             if fallback == PRIOR:
                 acc[:] = prior
             elif fallback == NEAREST:
-                _kernel_sums(q, ix, tree, uniform, _nearest_r2(q, ix, tree, h2, sc), 1.0, a,
+                _kernel_sums(q, cols, tree, uniform, _nearest_r2(q, cols, tree, h2, sc), 1.0, a,
                              acc, sc)
             else:
                 grown2 = 4.0 * h2
-                while _kernel_sums(q, ix, tree, kernel, grown2, support2, a, acc, sc) \
+                while _kernel_sums(q, cols, tree, kernel, grown2, support2, a, acc, sc) \
                         < min_neighbors:
                     grown2 *= 4.0
         acc /= acc.sum()

@@ -143,7 +143,7 @@ class NadarayaWatsonTeacher(TeacherMixin):
             _check_on_torus(X, self.boxsize_)
         ix = self.index_
         proba, outcome = _predict(
-            X, _query_order(X, ix), ix, ix if ix.kind == nwk.TREE else None,
+            X, _query_order(X, ix), ix, *((None, ix) if ix.kind == nwk.TREE else (ix, None)),
             _KERNELS[self.kernel], self.bandwidth_ ** 2, self.a_,
             _FALLBACKS[self.fallback], self.min_neighbors_, self.class_prior_)
         self.n_fallback_ = int(np.count_nonzero(outcome == nwk.FALLBACK))
@@ -151,7 +151,7 @@ class NadarayaWatsonTeacher(TeacherMixin):
         return proba
 
 
-def _predict(Xq, order, ix, tree, *args):
+def _predict(Xq, order, ix, cols, tree, *args):
     """:func:`_nw_kernels.predict_chunks` over all queries, on ``numba.get_num_threads()``
     threads (the kernel releases the GIL): the chunks are split into up to 4 ranges per thread,
     handed out as threads free up. Returns (proba, outcome)."""
@@ -160,7 +160,7 @@ def _predict(Xq, order, ix, tree, *args):
     outcome = np.empty(m, np.int8)
     n_chunks = -(-m // nwk._CHUNK)
     threads = min(numba.get_num_threads(), n_chunks)
-    tail = (Xq, order, ix, tree, *args, proba, outcome)
+    tail = (Xq, order, ix, cols, tree, *args, proba, outcome)
     if threads <= 1:
         nwk.predict_chunks(0, n_chunks, *tail)
         return proba, outcome
