@@ -9,15 +9,19 @@ estimator         teacher fit on :math:`A_t`       queried on :math:`B_t`
 VanillaKD         all n rows                       all n rows
 SampleSplitKD     one random half                  the other half
 CrossFitKD        all rows but fold t              fold t (t = 1..B)
-EnhancedKD        all rows but fold t              fold t, with alpha = inf
+EnhancedKD        all rows but fold t              fold t, with the correction
+TargetedKD        all rows but fold t              fold t, then the TMLE update
 ================  ==============================  ==========================
 
 The student then minimises the SEL loss to the gamma-corrected pseudo-targets
 :math:`t_\gamma = \log\hat p + \gamma(y - \hat p)` (:func:`kdtheory.losses.sel_pseudo_target`)
 over the queried rows. Loss correction is independent of the splitting: every distiller takes
-``alpha`` (vanilla, sample-split and cross-fit default to 0, enhanced to inf), or
-``alpha="tune"``, which chooses alpha per split from the split's training rows
-:math:`A_t` alone (:func:`tune_alpha`). With ``n_rep > 1`` the student fits of independent
+``alpha`` (vanilla, sample-split and cross-fit default to 0), ``alpha="tune"``, which chooses
+alpha per split from the split's training rows :math:`A_t` alone (:func:`tune_alpha`), or
+``alpha="cv"`` (enhanced's default), one alpha per fold draw by the students' held-out label
+log-loss on the cross-fit outputs (:func:`select_alpha_cv`). ``loss="ace"`` distils with the
+annealed cross-entropy instead (soft targets, :class:`kdtheory.students.SoftmaxStudent`).
+With ``n_rep > 1`` the student fits of independent
 fold draws are combined by their mean or median logit (``aggregate``; repeated cross-fitting).
 
 A study that compares methods passes the same teacher outputs to each via
@@ -26,6 +30,8 @@ used by the student (the teacher half of sample splitting).
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 from scipy.special import log_softmax, softmax
@@ -85,6 +91,50 @@ def tune_alpha(teacher, student, X, labels, *, n_classes, n_folds=5, alpha_grid=
     return float(alpha_grid[int(np.argmin(scores))]), scores
 
 
+def select_alpha_cv(distiller, X, proba, labels, *, n_folds=5, random_state=None):
+    r"""``alpha="cv"``: one alpha per fold draw, by the students' held-out label log-loss.
+
+    The rows' teacher outputs :math:`\hat p` are already out-of-fold (cross-fitting), so no
+    teacher is refit: inner folds :math:`S_1..S_B` of the rows; for each alpha of
+    ``distiller.alpha_grid`` the student is fit on the rows outside :math:`S_s` to the
+    targets at that alpha (``distiller._targets``: SEL or ACE, either gamma rule) and scored on
+    :math:`S_s` by :math:`-\log\mathrm{softmax}(\hat f(x_i))_{y_i}`, a criterion free of the
+    teacher (unlike :func:`tune_alpha`'s orthogonal one, which the very clipped outputs that
+    break the correction also break). The smallest mean wins (ties: the smaller alpha), so
+    alpha = 0 (plain cross-fitting) is chosen unless a correction predicts the labels better.
+    The teacher behind a held-out row's neighbours saw that row's label, a leak shared by all
+    candidates; it is what makes the rule fast (B x len(grid) student fits, no teacher fit).
+
+    Returns
+    -------
+    alpha : float
+    scores : ndarray of shape (len(alpha_grid),)
+    """
+    n, k = proba.shape
+    clip = check_clip(distiller.clip)
+    folds = make_folds(n, min(n_folds, n), random_state=random_state)[0]
+    y = one_hot(labels, k)
+    scale = distiller.beta if distiller.loss == "ace" else 1.0
+    scores = np.zeros(len(distiller.alpha_grid))
+    for a, alpha in enumerate(distiller.alpha_grid):
+        targets = distiller._targets(proba, y, alpha, clip)
+        for s in range(int(folds.max()) + 1):
+            held = folds == s
+            f = clone(distiller.student).fit(X[~held], targets[~held]).predict(X[held]) / scale
+            scores[a] -= np.sum(log_softmax(f, axis=1)[np.arange(held.sum()), labels[held]])
+    scores /= n
+    return float(distiller.alpha_grid[int(np.argmin(scores))]), scores
+
+
+class ClipWarning(UserWarning):
+    """Many teacher outputs sit at the clip, where the loss correction divides by ``clip``."""
+
+
+CLIP_WARN_FRACTION = 0.2
+"""Warn (:class:`ClipWarning`) when more than this fraction of the rows the student uses have a
+teacher output at the clip while a loss correction (alpha > 0) is applied."""
+
+
 class _Distiller(ClassifierMixin, BaseEstimator):
     r"""The shared fit template; subclasses define ``_draw_folds`` and ``make_splits``.
 
@@ -115,12 +165,12 @@ class _Distiller(ClassifierMixin, BaseEstimator):
         check_beta(self.beta)
         check_choice(self.aggregate, "aggregate", AGGREGATES)
         if isinstance(self.alpha, str):
-            if self.alpha != "tune":
+            if self.alpha not in ("tune", "cv"):
                 raise ValueError(
-                    f"alpha must be a number in [0, inf] or 'tune', got {self.alpha!r}")
+                    f"alpha must be a number in [0, inf], 'cv' or 'tune', got {self.alpha!r}")
             if len(self.alpha_grid) == 0:
                 raise ValueError("alpha_grid must not be empty")
-            if self.loss != "sel":
+            if self.alpha == "tune" and self.loss != "sel":
                 raise ValueError("alpha='tune' scores candidates by the SEL orthogonal criterion; "
                                  f"with loss={self.loss!r} give alpha a number")
             for a in self.alpha_grid:
@@ -195,8 +245,14 @@ class _Distiller(ClassifierMixin, BaseEstimator):
         self.pseudo_targets_ = np.full_like(proba, np.nan)
         self.students_ = []
         for r, rep in enumerate(splits):
+            if self.alpha == "cv":
+                used = ~np.isnan(proba[r, :, 0])
+                alpha_cv, _ = select_alpha_cv(self, X[used], student_proba[r, used],
+                                              labels[used], random_state=rng)
             for t, (fit_rows, query_rows) in enumerate(rep):
-                if self.alpha == "tune":
+                if self.alpha == "cv":
+                    self.alpha_[r, t] = alpha_cv
+                elif self.alpha == "tune":
                     self.alpha_[r, t], _ = tune_alpha(
                         self.teacher, self.student, X[fit_rows], labels[fit_rows],
                         n_classes=k, n_folds=self._tuning_folds(), alpha_grid=self.alpha_grid,
@@ -211,11 +267,21 @@ class _Distiller(ClassifierMixin, BaseEstimator):
                                                               self.alpha_[r, t], clip)
             used = ~np.isnan(self.pseudo_targets_[r, :, 0])
             self.students_.append(clone(self.student).fit(X[used], self.pseudo_targets_[r, used]))
+            self._warn_clip(student_proba[r, used], self.alpha_[r], clip)
         self.teacher_proba_ = proba
         self.splits_ = splits
         self.classes_ = classes
         self.n_classes_ = k
         return self
+
+    @staticmethod
+    def _warn_clip(proba, alphas, clip):
+        at_clip = float(np.mean(np.any(proba <= clip, axis=1)))
+        if at_clip > CLIP_WARN_FRACTION and np.any(alphas > 0):
+            warnings.warn(
+                f"{at_clip:.0%} of the rows have a teacher output at the clip ({clip:g}); the "
+                f"loss correction divides by it (pseudo-targets up to {1 / clip:.0f}): prefer "
+                f"alpha='cv' or TargetedKD", ClipWarning, stacklevel=3)
 
     def _update_teacher(self, proba, y, X, clip):
         """The teacher outputs the student is distilled from (TargetedKD updates them)."""
@@ -418,10 +484,15 @@ class EnhancedKD(CrossFitKD):
     :math:`\mathrm{mean}_t\|\hat p^{(t)} - p_0\|_4^4`, plus gamma-bias and gamma-variance terms
     (docs/theory.md §8). ``alpha="tune"`` picks alpha per fold from that fold's training rows.
 
-    Same parameters as :class:`CrossFitKD`, with ``alpha`` defaulting to ``numpy.inf``.
+    Same parameters as :class:`CrossFitKD`, with ``alpha`` defaulting to ``"cv"``
+    (:func:`select_alpha_cv`): the orthogonal ``alpha=numpy.inf`` of the theory wrecks real
+    students when many teacher outputs sit at the clip (pseudo-targets near 1/clip), so the
+    default picks alpha from ``alpha_grid`` (0 and inf included) by the students' held-out
+    log-loss, and is never far from :class:`CrossFitKD` (alpha = 0). Rate studies pass
+    ``alpha`` explicitly (``enhanced_alpha``, default inf).
     """
 
-    def __init__(self, teacher, student, *, n_folds=5, n_rep=1, aggregate="mean", alpha=np.inf,
+    def __init__(self, teacher, student, *, n_folds=5, n_rep=1, aggregate="mean", alpha="cv",
                  alpha_grid=DEFAULT_ALPHA_GRID, gamma_form="diagonal", loss="sel", beta=1.0,
                  clip=DEFAULT_CLIP, n_classes=None, random_state=None):
         super().__init__(teacher, student, n_folds=n_folds, n_rep=n_rep, aggregate=aggregate,
@@ -446,15 +517,21 @@ def _newton(a, y, phi, *, tol, max_iter=100):
     value, grad, hess = _targeting_loss(eps, a, y, phi)
     for _ in range(max_iter):
         if np.linalg.norm(grad) <= tol:
-            break
-        step, shrink = np.linalg.solve(hess, grad), 1.0
+            return eps
+        step, shrink = np.linalg.lstsq(hess, grad, rcond=None)[0], 1.0
         while shrink > 1e-10:
-            trial = _targeting_loss(eps - shrink * step, a, y, phi)
+            with np.errstate(over="ignore", invalid="ignore"):
+                trial = _targeting_loss(eps - shrink * step, a, y, phi)
             if trial[0] <= value + 1e-13 * abs(value):  # no increase beyond rounding
                 break
             shrink /= 2
+        else:
+            break
         eps = eps - shrink * step
         value, grad, hess = trial
+    if np.linalg.norm(grad) > max(tol, 1e-6 * len(a)):
+        raise ValueError(f"targeted_update: Newton's method did not converge (gradient norm "
+                         f"{np.linalg.norm(grad):.3g}); the fluctuation may not be identified")
     return eps
 
 
@@ -478,9 +555,9 @@ def targeted_update(p_hat, y_onehot, features, *, clip=DEFAULT_CLIP):
     the teacher part of the efficient-influence-function equation of the SEL student's target
     (constant student, :math:`\phi = 1`: :math:`f_0 = E\log p_0(X)`; linear student:
     :math:`\theta_0 = (E\phi\phi^\top)^{-1} E\phi\log p_0^\top`; docs/theory_issue13.md).
-    The Hessian :math:`\sum_i y_{ij} e^{-u_{ij}} \phi_i\phi_i^\top` is positive definite
-    when the rows labelled j span the features; the minimiser is found by Newton's method with
-    a backtracking line search (:func:`_newton`).
+    The Hessian :math:`\sum_i y_{ij} e^{-u_{ij}} \phi_i\phi_i^\top` is positive definite on
+    the span of the features when the rows labelled j span it (checked); the minimiser is
+    found by Newton's method with a backtracking line search (:func:`_newton`).
 
     Parameters
     ----------
@@ -507,9 +584,9 @@ def targeted_update(p_hat, y_onehot, features, *, clip=DEFAULT_CLIP):
         if not ones.any() or ones.all():
             raise ValueError(f"targeted_update: class {j} labels {int(ones.sum())} of {n} rows; "
                              f"the EIF equation needs rows with and without the label")
-        if np.linalg.matrix_rank(phi[ones]) < phi.shape[1]:
+        if np.linalg.matrix_rank(phi[ones]) < np.linalg.matrix_rank(phi):
             raise ValueError(f"targeted_update: the rows labelled {j} do not span the "
-                             f"{phi.shape[1]} features; the fluctuation is not identified")
+                             f"features; the fluctuation has no minimiser")
 
         epsilon[:, j] = _newton(a[:, j], y[:, j], phi, tol=1e-13 * n)
     return expit(a + phi @ epsilon), epsilon

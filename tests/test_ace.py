@@ -109,7 +109,8 @@ def test_ace_distillers_fit_the_corrected_tempered_teacher():
     np.testing.assert_allclose(cf.pseudo_targets_[0], softmax(beta * np.log(p), axis=1),
                                rtol=1e-12)
     enh = EnhancedKD(LogisticRegression(), SoftmaxStudent(), loss="ace", beta=beta,
-                     random_state=0).fit(X, y, teacher_proba=cf.teacher_proba_, folds=cf.folds_)
+                     alpha=np.inf, random_state=0).fit(X, y, teacher_proba=cf.teacher_proba_,
+                                                       folds=cf.folds_)
     yy = np.eye(3)[y]
     np.testing.assert_allclose(
         enh.pseudo_targets_[0],
@@ -150,7 +151,7 @@ def test_repeated_crossfit_aggregates_the_students(aggregate):
     rng = np.random.default_rng(6)
     X, y = rng.uniform(size=(150, 1)), rng.choice(3, size=150, p=[0.2, 0.3, 0.5])
     est = EnhancedKD(RidgeTeacher(), ConstantStudent(), n_rep=5, aggregate=aggregate,
-                     random_state=0).fit(X, y)
+                     alpha=np.inf, random_state=0).fit(X, y)
     coefs = np.array([s.coef_ for s in est.students_])
     assert len(est.students_) == 5 and not np.allclose(coefs[0], coefs[1])
     expected = np.median(coefs, axis=0) if aggregate == "median" else coefs.mean(axis=0)

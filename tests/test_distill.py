@@ -145,7 +145,8 @@ def test_crossfit_underfit_matches_fold_by_fold_computation(alpha, seed):
 
 def test_enhanced_is_crossfit_with_orthogonal_correction():
     X, labels = _underfit_sample(3, 300)
-    enh = EnhancedKD(RidgeTeacher(), ConstantStudent(), random_state=7).fit(X, labels)
+    enh = EnhancedKD(RidgeTeacher(), ConstantStudent(), alpha=np.inf, random_state=7).fit(
+        X, labels)
     cf = CrossFitKD(RidgeTeacher(), ConstantStudent(), alpha=np.inf, random_state=7).fit(
         X, labels)
     np.testing.assert_array_equal(enh.decision_function(X[:2]), cf.decision_function(X[:2]))

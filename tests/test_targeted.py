@@ -74,8 +74,8 @@ def test_targeted_targets_have_no_heavy_tail():
     proba = np.tile(P0, (200, 1))
     proba[0] = np.roll([1e-4, 0.5, 0.5 - 1e-4], labels[0])
     folds = np.arange(200) % 5
-    enh = EnhancedKD(RidgeTeacher(), ConstantStudent()).fit(X, labels, teacher_proba=proba,
-                                                            folds=folds)
+    enh = EnhancedKD(RidgeTeacher(), ConstantStudent(), alpha=np.inf).fit(
+        X, labels, teacher_proba=proba, folds=folds)
     tgt = TargetedKD(RidgeTeacher(), ConstantStudent()).fit(X, labels, teacher_proba=proba,
                                                             folds=folds)
     assert enh.pseudo_targets_.max() > 900
@@ -96,7 +96,8 @@ def test_targeted_matches_the_enhanced_rate_on_the_underfit_example():
         shared = {"teacher_proba": cf.teacher_proba_, "folds": cf.folds_}
         for name, est in (("crossfit", cf),
                           ("enhanced", EnhancedKD(RidgeTeacher(n_classes=3), ConstantStudent(),
-                                                  n_classes=3).fit(X, labels, **shared)),
+                                                  alpha=np.inf, n_classes=3).fit(X, labels,
+                                                                                 **shared)),
                           ("targeted", TargetedKD(RidgeTeacher(n_classes=3), ConstantStudent(),
                                                   n_classes=3).fit(X, labels, **shared))):
             err[name].append(np.sum((est.students_[0].coef_ - f0) ** 2))
