@@ -132,7 +132,7 @@ class ClipWarning(UserWarning):
 
 CLIP_WARN_FRACTION = 0.2
 """Warn (:class:`ClipWarning`) when more than this fraction of the rows the student uses have a
-teacher output at the clip while a loss correction (alpha > 0) is applied."""
+teacher output at the clip while a fixed or tuned loss correction (alpha > 0) is applied."""
 
 
 class _Distiller(ClassifierMixin, BaseEstimator):
@@ -267,7 +267,8 @@ class _Distiller(ClassifierMixin, BaseEstimator):
                                                               self.alpha_[r, t], clip)
             used = ~np.isnan(self.pseudo_targets_[r, :, 0])
             self.students_.append(clone(self.student).fit(X[used], self.pseudo_targets_[r, used]))
-            self._warn_clip(student_proba[r, used], self.alpha_[r], clip)
+            if self.alpha != "cv":  # "cv" weighed the correction against the labels already
+                self._warn_clip(student_proba[r, used], self.alpha_[r], clip)
         self.teacher_proba_ = proba
         self.splits_ = splits
         self.classes_ = classes
