@@ -194,7 +194,7 @@ def _check_on_torus(X, box):
 def warm_up(d, kernel="singular", boxsize=None):
     """Compile, or load from Numba's cache, exactly the kernels that a
     ``NadarayaWatsonTeacher(kernel=kernel, boxsize=boxsize)`` fitted in dimension d uses, by
-    running one on a tiny problem (24 training points, 6 queries, exact matches included).
+    running one on a tiny problem (24 training points; 12 queries, 6 of them training points).
 
     Meant to be called once in a parent process before workers start (they then load the
     cache). Returns the seconds it took: the compile cost when the cache is cold, about the
