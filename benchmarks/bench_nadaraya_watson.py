@@ -3,7 +3,7 @@
     /work/venv/bin/python benchmarks/bench_nadaraya_watson.py [--max-peer-pairs 3e8]
         [--baseline REV] [--d 1 2 5] [--n 1000 10000 100000] [--skip-peers] [--skip-overfit]
 
-Setting (MATH.md 5.2, notes/performance.md): X, queries ~ U[0,1]^d, n = m, binary labels,
+Setting (docs/theory.md §5.2, benchmarks/RESULTS.md): X, queries ~ U[0,1]^d, n = m, binary labels,
 singular kernel ||u||^(-a) on the unit ball, a = d/4, h = n^(-1/(4+d)). Each (implementation,
 d, n) runs in a fresh process: median wall seconds of fit + predict_proba over 3 runs (1 at
 n = 1e5) and peak RSS growth during them (VmHWM reset through /proc/self/clear_refs). A peer whose
@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-NS_PER_PAIR = 3.8e-9  # one fast power evaluation per pair on 2 threads (notes/performance.md)
+NS_PER_PAIR = 3.8e-9  # one fast power evaluation per pair on 2 threads (benchmarks/RESULTS.md)
 IMPLS = ["kdtheory", "numpy_brute", "scipy_ckdtree", "sklearn_radius_graph"]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

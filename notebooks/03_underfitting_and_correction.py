@@ -72,7 +72,7 @@ X, labels = example.sample(n, params, rng)
 lam = n ** -0.25
 y_bar = np.bincount(labels, minlength=3) / n
 vanilla = VanillaKD(RidgeTeacher(n_classes=3), ConstantStudent(), n_classes=3).fit(X, labels)
-enhanced = EnhancedKD(RidgeTeacher(n_classes=3), ConstantStudent(), n_classes=3,
+enhanced = EnhancedKD(RidgeTeacher(n_classes=3), ConstantStudent(), n_classes=3, alpha=np.inf,
                       random_state=0).fit(X, labels)
 print(f"lambda = {lam:.4f};  sampling error log(y_bar) - log(p0) = "
       f"{np.round(np.log(y_bar) - np.log(p0), 4)}")

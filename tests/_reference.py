@@ -7,7 +7,7 @@ package on random inputs (hypothesis) against these.
 import numpy as np  # noqa: F401
 
 
-# --- Nadaraya-Watson teacher (kdtheory.teachers.NadarayaWatsonTeacher, MATH.md 5.2) ----------
+# --- Nadaraya-Watson teacher (kdtheory.teachers.NadarayaWatsonTeacher, theory §5.2) ----------
 
 def nw_weights(r2, h2, kernel, a):
     """K(||x - x_i|| / h) from squared distances r2; compact kernels vanish where r2 > h2."""
@@ -96,7 +96,7 @@ def nw_predict_proba_ckdtree(X, labels, Xq, h, a, kernel, boxsize, fallback="pri
     return proba / den[:, None], int(fall.sum())
 
 
-# --- kdtheory.radius (notes/critical-radius.md) -----------------------------------------------
+# --- kdtheory.radius (docs/theory.md §7) -----------------------------------------------
 
 def star_hull_sup(S, norms, delta, absval=False):
     """Per-draw sup over star(G) within radius delta: max(0, max_m min(1, delta/|g_m|) S_bm^+)."""
@@ -124,5 +124,5 @@ def hat_matrix_norms(Phi, signs):
 
 
 def kernel_complexity(delta, mu, n, kappa=1.0):
-    """R_K(delta) = sqrt((kappa/n) sum_j min(delta^2, mu_j)) (notes 2b)."""
+    """R_K(delta) = sqrt((kappa/n) sum_j min(delta^2, mu_j)) (theory §7.2)."""
     return float(np.sqrt(kappa / n * np.minimum(delta ** 2, mu).sum()))

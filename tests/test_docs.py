@@ -317,7 +317,8 @@ def test_underfit_crossfit_and_enhanced_errors_by_simulation():
         labels = rng.choice(3, size=n, p=P0)
         cf = CrossFitKD(RidgeTeacher(n_classes=3), ConstantStudent(), n_folds=B, n_classes=3,
                         random_state=rng).fit(X, labels)
-        enh = EnhancedKD(RidgeTeacher(n_classes=3), ConstantStudent(), n_folds=B, n_classes=3)
+        enh = EnhancedKD(RidgeTeacher(n_classes=3), ConstantStudent(), n_folds=B, n_classes=3,
+                         alpha=np.inf)
         enh.fit(X, labels, teacher_proba=cf.teacher_proba_, folds=cf.folds_)
         err_cf.append(np.sum((cf.students_[0].coef_ - np.log(P0)) ** 2))
         err_enh.append(np.sum((enh.students_[0].coef_ - np.log(P0)) ** 2))

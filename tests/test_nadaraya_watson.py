@@ -248,7 +248,7 @@ def test_default_bandwidth_and_exponent(d, n):
     assert teacher.a_ == d / 4
 
 
-# --- the flat torus (boxsize, MATH.md 5.3) ---------------------------------------------------
+# --- the flat torus (boxsize, theory §5.3) ---------------------------------------------------
 
 @st.composite
 def torus_problems(draw):

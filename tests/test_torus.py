@@ -13,7 +13,8 @@ from kdtheory.spec import SpecError, StudySpec
 @pytest.mark.parametrize("amplitude", [0.05, 0.2, 0.35, 0.49])
 def test_f0_closed_form_matches_quadrature(amplitude):
     for sign in (-1, 1):
-        value = integrate.quad(lambda x: np.log(0.5 + sign * amplitude * np.sin(2 * np.pi * x)),
+        value = integrate.quad(lambda x, sign=sign: np.log(0.5 + sign * amplitude
+                                                          * np.sin(2 * np.pi * x)),
                                0, 1, epsabs=1e-14, limit=200)[0]
         assert torus_f0(amplitude) == pytest.approx(value, abs=1e-12)
 

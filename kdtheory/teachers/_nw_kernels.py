@@ -1,4 +1,4 @@
-"""Numba kernels of the Nadaraya-Watson teacher (MATH.md 5.2). Private; no random numbers.
+"""Numba kernels of the Nadaraya-Watson teacher (docs/theory.md §5.2). Private; no random numbers.
 
 Two spatial indexes over the training points share one :data:`Index` record (``kind``); each
 stores the points in its own sorted order so that every group it visits is one contiguous slice
@@ -807,7 +807,7 @@ def _singular_limit(q, ix, h2, a, acc):
 @njit(**_JIT)
 def predict_chunks(first, stop, Xq, order, ix, cols, tree, kernel, h2, a, fallback, min_neighbors,
                    prior, proba, outcome):
-    """Nadaraya-Watson class probabilities (MATH.md 5.2, 5.3) for the queries of chunks
+    """Nadaraya-Watson class probabilities (docs/theory.md §5.2, 5.3) for the queries of chunks
     [first, stop), into ``proba`` (m, k) and ``outcome`` (m,) int8 in {EXACT, KERNEL,
     FALLBACK}; chunk c holds the queries order[c * _CHUNK : (c + 1) * _CHUNK].
 

@@ -1,4 +1,4 @@
-"""The interpolating Nadaraya-Watson teacher of the teacher-overfitting examples (MATH.md 5.2,
+"""The interpolating Nadaraya-Watson teacher of the teacher-overfitting examples (theory §5.2,
 and 5.3 on the flat torus)."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class NadarayaWatsonTeacher(TeacherMixin):
     .. math:: \hat p(x) = \frac{\sum_i y_i\, K(\|x - x_i\| / h)}{\sum_i K(\|x - x_i\| / h)},
               \qquad y_i \in \{e_1, \dots, e_k\},
 
-    with, for ``kernel="singular"`` (MATH.md 5.2), :math:`K(u) = u^{-a}\,1[u \le 1]`,
+    with, for ``kernel="singular"`` (docs/theory.md §5.2), :math:`K(u) = u^{-a}\,1[u \le 1]`,
     :math:`a \in (0, d/2)`: at a training point the weight is infinite, so :math:`\hat p(x_i)
     = y_i` exactly (duplicated points: the average of their labels), while the estimator stays
     consistent off the sample. ``"gaussian"`` is :math:`K(u) = e^{-u^2/2}` (h is the standard
@@ -42,7 +42,7 @@ class NadarayaWatsonTeacher(TeacherMixin):
       :math:`j \ge 1` that gives at least ``min_neighbors`` points positive weight.
 
     Torus. ``boxsize=L`` puts training and query points on the flat torus :math:`[0, L)^d`
-    (MATH.md 5.3): every distance is the minimum image, per coordinate
+    (docs/theory.md §5.3): every distance is the minimum image, per coordinate
     :math:`\min(|x_j - x'_j|, L - |x_j - x'_j|)`, as in ``scipy.spatial.cKDTree(boxsize=L)``;
     the estimator is otherwise the same (kernels, exact matches, fallbacks). Points must lie in
     :math:`[0, L)^d` and h must be below L/2 (beyond it the minimum image is ambiguous); the
