@@ -111,6 +111,16 @@ def mean_and_se(errors) -> tuple:
     return float(mean), float(se), float(np.median(e))
 
 
+def describe(values) -> dict:
+    """``mean``, ``std`` (ddof 1), ``se`` and ``n`` of repeated measurements, by
+    :func:`mean_and_se`; a single value has NaN spread."""
+    a = np.asarray(values, dtype=np.float64).ravel()
+    if a.size == 1:
+        return {"mean": float(a[0]), "std": math.nan, "se": math.nan, "n": 1}
+    mean, se, _ = mean_and_se(a)
+    return {"mean": mean, "std": se * math.sqrt(a.size), "se": se, "n": int(a.size)}
+
+
 def fit_slope(sample_sizes, means, ses) -> SlopeFit:
     """Weighted least-squares fit of log(mean) on log(n) (see the module docstring)."""
     import statsmodels.api as sm

@@ -36,7 +36,6 @@ import datetime
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 
@@ -47,6 +46,8 @@ from sklearn.model_selection import KFold, train_test_split
 
 from kdtheory import augment
 from kdtheory.crossfit import crossfit_predict
+from kdtheory.montecarlo import git_revision
+from kdtheory.ratefit import describe
 from kdtheory.datasets import load_magic
 
 COLUMNS = ("dataset", "study", "generator", "labels", "m", "n_trees", "metric", "mean", "std",
@@ -119,14 +120,13 @@ def run_seed(X, y, s, *, seed, n, sizes, m_factors, teacher_trees, n_folds):
 def summarize(per_seed):
     rows = []
     for key in per_seed[0]:
-        a = np.array([r[key] for r in per_seed])
-        sd = float(a.std(ddof=1)) if a.size > 1 else float("nan")
+        stats = describe([r[key] for r in per_seed])
         study, generator, labels, m, trees = key
         rows.append({"dataset": "magic", "study": study, "generator": generator,
                      "labels": labels, "m": m, "n_trees": trees,
                      "metric": "score" if study == "score" else "auc",
-                     "mean": float(a.mean()), "std": sd, "se": sd / np.sqrt(a.size),
-                     "n_seeds": int(a.size)})
+                     "mean": stats["mean"], "std": stats["std"], "se": stats["se"],
+                     "n_seeds": stats["n"]})
     return rows
 
 
@@ -172,15 +172,6 @@ def plot(rows, n, title):
     return fig
 
 
-def git_commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=os.path.dirname(os.path.abspath(__file__)),
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true",
@@ -222,7 +213,8 @@ def main(argv=None) -> int:
             "teacher_trees": teacher_trees, "quick": args.quick,
             "munge": {"p": 0.5, "s": 1.0}, "command": " ".join(["augmentation.py", *argv]),
             "utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "git_commit": git_commit(), "seconds": round(time.time() - start, 1),
+            "git_commit": git_revision().get("git_commit"),
+            "seconds": round(time.time() - start, 1),
             "versions": {"python": platform.python_version(), "numpy": np.__version__,
                          "scikit-learn": sklearn.__version__}}
     with open(os.path.join(args.out, "augmentation_magic.json"), "w") as fh:

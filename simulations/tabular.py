@@ -56,9 +56,9 @@ import argparse
 import csv
 import datetime
 import json
+import math
 import os
 import platform
-import subprocess
 import sys
 import time
 
@@ -70,6 +70,8 @@ from sklearn.model_selection import GridSearchCV, KFold, train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from kdtheory.crossfit import crossfit_predict
+from kdtheory.montecarlo import git_revision
+from kdtheory.ratefit import describe
 
 COLUMNS = ("dataset", "protocol", "method", "n_trees", "metric", "mean", "std", "se",
            "n_repeats")
@@ -220,9 +222,9 @@ def fit_auc(method, size, X_tr, y_tr, p, X_te, y_te, seed, params):
 
 
 def summarize(values):
-    a = np.asarray(values, dtype=np.float64)
-    sd = float(a.std(ddof=1)) if a.size > 1 else float("nan")
-    return {"mean": float(a.mean()), "std": sd, "se": sd / np.sqrt(a.size), "n_repeats": a.size}
+    stats = describe(values)
+    return {"mean": stats["mean"], "std": stats["std"], "se": stats["se"],
+            "n_repeats": stats["n"]}
 
 
 def run_authors(X, y, name, *, sizes, repeats, teacher_trees, n_folds, c_grid, n_jobs):
@@ -308,23 +310,13 @@ def run_fair(X, y, name, *, seed, splits, sizes, teacher_trees, n_folds, train_r
 
     for a, b in COMPARISONS:
         for m in sizes:
-            d = np.array([s[(a, m)] - s[(b, m)] for s in per_split])
-            se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
-            half = float(stats.t.ppf(0.975, d.size - 1)) * se if d.size > 1 else float("nan")
+            d = describe([s[(a, m)] - s[(b, m)] for s in per_split])
+            half = float(stats.t.ppf(0.975, d["n"] - 1)) * d["se"] if d["n"] > 1 else math.nan
             diffs.append({"comparison": f"{a} - {b}", "n_trees": m,
-                          "mean_diff": float(d.mean()), "se": se,
-                          "ci_low": float(d.mean()) - half, "ci_high": float(d.mean()) + half,
-                          "n_splits": int(d.size)})
+                          "mean_diff": d["mean"], "se": d["se"],
+                          "ci_low": d["mean"] - half, "ci_high": d["mean"] + half,
+                          "n_splits": d["n"]})
     return rows, diffs, {"chosen_per_split": chosen}
-
-
-def git_commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=os.path.dirname(os.path.abspath(__file__)),
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def metadata(args, argv, extra, seconds):
@@ -333,7 +325,7 @@ def metadata(args, argv, extra, seconds):
     return {"seed": AUTHORS_SEED if args.protocol == "authors" else args.seed,
             "command": " ".join([os.path.basename(__file__), *argv]),
             "utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "git_commit": git_commit(), "seconds": round(seconds, 1),
+            "git_commit": git_revision().get("git_commit"), "seconds": round(seconds, 1),
             "versions": {"python": platform.python_version(), "numpy": np.__version__,
                          "scikit-learn": sklearn.__version__}, **extra}
 

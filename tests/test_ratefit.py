@@ -183,3 +183,15 @@ def test_ratio_interval_and_gate_and_worst():
         ratio_verdict([(0.9, 1.1)], 1.0)
     with pytest.raises(ValueError, match="predicted"):
         ratio_interval(1.0, 0.1, 0.0)
+
+
+def test_describe_is_mean_and_se_with_the_spread():
+    from kdtheory.ratefit import describe
+
+    values = [1.0, 2.0, 4.0, 7.0]
+    d = describe(values)
+    assert d["mean"] == 3.5 and d["n"] == 4
+    assert d["std"] == pytest.approx(np.std(values, ddof=1), rel=1e-12)
+    assert d["se"] == pytest.approx(np.std(values, ddof=1) / 2, rel=1e-12)
+    single = describe([2.5])
+    assert single["mean"] == 2.5 and np.isnan(single["std"]) and np.isnan(single["se"])
