@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from .backends import check_backend, finished_cells, thread_cap
 from .bounds import TEACHER_TERM, bound_terms, student_delta_sq, teacher_errors
 from .cache import CellCache, cell_ok, config_key, package_versions
 from .crossfit import fit_on_splits, make_folds
-from .distill import CrossFitKD, EnhancedKD, SampleSplitKD, VanillaKD
+from .distill import ClipWarning, CrossFitKD, EnhancedKD, SampleSplitKD, VanillaKD
 from .examples import METHODS
 from .plan import estimate
 from .progress import Progress
@@ -121,7 +122,9 @@ def run_cell(spec: StudySpec, n: int, replication: int) -> list:
         estimator = estimators[method]
         proba, t_teacher = teacher_out[method]
         tic = time.perf_counter()
-        estimator.fit(X, labels, teacher_proba=proba, folds=method_folds[method])
+        with warnings.catch_warnings():  # the records carry clip_rate; no warning per cell
+            warnings.simplefilter("ignore", ClipWarning)
+            estimator.fit(X, labels, teacher_proba=proba, folds=method_folds[method])
         seconds = t_teacher + time.perf_counter() - tic
         records.append({
             **common, "method": method,
