@@ -555,7 +555,7 @@ def targeted_update(p_hat, y_onehot, features, *, clip=DEFAULT_CLIP):
 
     the teacher part of the efficient-influence-function equation of the SEL student's target
     (constant student, :math:`\phi = 1`: :math:`f_0 = E\log p_0(X)`; linear student:
-    :math:`\theta_0 = (E\phi\phi^\top)^{-1} E\phi\log p_0^\top`; docs/theory_issue13.md).
+    :math:`\theta_0 = (E\phi\phi^\top)^{-1} E\phi\log p_0^\top`; docs/theory.md §10.6).
     The Hessian :math:`\sum_i y_{ij} e^{-u_{ij}} \phi_i\phi_i^\top` is positive definite on
     the span of the features when the rows labelled j span it (checked); the minimiser is
     found by Newton's method with a backtracking line search (:func:`_newton`).
@@ -607,7 +607,7 @@ class TargetedKD(CrossFitKD):
     estimate computed with :math:`p^*`, so the first-order teacher error cancels as in
     :class:`EnhancedKD`, while every pseudo-target stays a log-probability (no
     :math:`y/\hat p` term of size 1/clip): the heavy tail of the correction is gone.
-    Derivation: docs/theory_issue13.md.
+    Derivation: docs/theory.md §10.6.
 
     Derived for the SEL loss and the students with features :math:`\phi` (``features(X)``):
     :class:`kdtheory.students.ConstantStudent` (:math:`\phi = 1`) and
