@@ -124,20 +124,28 @@ def paired_plot_data(summary) -> dict:
 
 def plot_paired(summary, ax=None):
     """Mean log(err_a / err_b) per n with 95% CIs (below 0: a is better); returns the Figure."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 5.5))
-    else:
-        fig = ax.figure
+    fig, ax = _panel(ax)
     for name, s in paired_plot_data(summary).items():
         ax.errorbar(s["n"], s["mean"], yerr=s["yerr"], fmt="s-", capsize=3, label=name,
                     color=COLORS.get(s["a"]), alpha=0.85)
     ax.axhline(0.0, color="black", lw=0.8)
     ax.set_xscale("log")
+    return _finish(fig, ax, "mean log(err_a / err_b), 95% CI",
+                   "paired comparisons (same data and teachers)")
+
+
+def _panel(ax):
+    """(Figure, Axes): a new 5 x 5.5 in figure when ``ax`` is None, else ``ax``'s."""
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(5, 5.5)) if ax is None else (ax.figure, ax)
+
+
+def _finish(fig, ax, ylabel, title):
+    """Labels, legend and grid of a side panel against n; layout, then :func:`tidy`."""
     ax.set_xlabel("n")
-    ax.set_ylabel("mean log(err_a / err_b), 95% CI")
-    ax.set_title("paired comparisons (same data and teachers)", fontsize=9)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -154,24 +162,13 @@ def bound_plot_data(summary) -> dict:
 
 def plot_bound_ratio(summary, ax=None):
     """Student error / bound against n per method (it should stay bounded); returns the Figure."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 5.5))
-    else:
-        fig = ax.figure
+    fig, ax = _panel(ax)
     for method, s in bound_plot_data(summary).items():
         ax.plot(s["n"], s["ratio"], "o-", color=COLORS.get(method), label=method)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("n")
-    ax.set_ylabel("mean error / mean bound")
-    ax.set_title("error / bound (bounded where the theorem applies)", fontsize=9)
-    ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    tidy(fig)
-    return fig
+    return _finish(fig, ax, "mean error / mean bound",
+                   "error / bound (bounded where the theorem applies)")
 
 
 def plot_rates(summary, ax=None, *, bound: bool = False, paired: bool = False):
