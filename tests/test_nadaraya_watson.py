@@ -47,17 +47,23 @@ def problems(draw):
     return X, labels, Xq, params, draw(st.sampled_from(INDEX_CHOICES))
 
 
-@given(problems())
-def test_matches_brute_force_reference(problem):
+def _check_against_brute_force(problem):
+    """The teacher (with the drawn index) equals the NumPy brute force to 1e-12."""
     X, labels, Xq, params, tree_min_d = problem
     with mock.patch.object(nw, "_TREE_MIN_D", tree_min_d):
         teacher = NadarayaWatsonTeacher(**params).fit(X, labels)
         proba = teacher.predict_proba(Xq)
     expected, n_fallback = nw_predict_proba(
         X, labels, Xq, teacher.bandwidth_, teacher.a_, params["kernel"], params["fallback"],
-        params["min_neighbors"], params["n_classes"])
+        params["min_neighbors"], params["n_classes"], boxsize=params.get("boxsize"))
     np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-12)
     assert teacher.n_fallback_ == n_fallback
+    return teacher
+
+
+@given(problems())
+def test_matches_brute_force_reference(problem):
+    _check_against_brute_force(problem)
 
 
 @pytest.mark.parametrize("d, tree_min_d", [(1, 5), (2, 5), (3, 5), (5, 5), (6, 5), (2, 1),
@@ -289,15 +295,9 @@ def torus_problems(draw):
 @settings(deadline=None, max_examples=300)
 @given(torus_problems())
 def test_torus_matches_minimum_image_brute_force(problem):
-    X, labels, Xq, params, tree_min_d = problem
-    with mock.patch.object(nw, "_TREE_MIN_D", tree_min_d):
-        teacher = NadarayaWatsonTeacher(**params).fit(X, labels)
-        proba = teacher.predict_proba(Xq)
-    expected, n_fallback = nw_predict_proba(
-        X, labels, Xq, teacher.bandwidth_, teacher.a_, params["kernel"], params["fallback"],
-        params["min_neighbors"], params["n_classes"], boxsize=params["boxsize"])
-    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-12)
-    assert teacher.n_fallback_ == n_fallback
+    X, _, Xq, params, _ = problem
+    assert params["boxsize"] is not None
+    teacher = _check_against_brute_force(problem)
     if params["kernel"] == "singular":
         exact = (Xq[:, None, :] == X[None, :, :]).all(axis=-1).any(axis=1)
         assert teacher.n_exact_ == exact.sum()
