@@ -24,15 +24,14 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _machine import REPO
+from _machine import extract as _extract
+from _machine import load as _load
+
 DEFAULT_CONFIGS = [("2", "singular", "none"), ("5", "singular", "none"),
                    ("2", "singular", "1.0"), ("5", "singular", "1.0"),
                    ("2", "gaussian", "none")]
 
-
-def _load():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
 
 
 def worker(d, kernel, boxsize):
@@ -81,13 +80,6 @@ def worker(d, kernel, boxsize):
                           kernels={k: [round(v, 3), count[k]] for k, v in excl.items()},
                           load=_load())))
 
-
-def _extract(rev):
-    path = tempfile.mkdtemp(prefix="kdt-compile-")
-    archive = subprocess.run(["git", "-C", REPO, "archive", rev, "kdtheory"], check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", path], input=archive, check=True)
-    return path
 
 
 def main(argv=None):

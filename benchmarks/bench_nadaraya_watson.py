@@ -29,9 +29,11 @@ import time
 
 import numpy as np
 
+from _machine import extract as _extract
+from _machine import load as _load
+
 NS_PER_PAIR = 3.8e-9  # one fast power evaluation per pair on 2 threads (benchmarks/RESULTS.md)
 IMPLS = ["kdtheory", "numpy_brute", "scipy_ckdtree", "sklearn_radius_graph"]
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _data(d, n, seed=0):
@@ -54,10 +56,6 @@ def run_baseline(X, y, Q, h, a):
     """The teacher of another revision: the worker put its extracted tree first on sys.path."""
     return run_kdtheory(X, y, Q, h, a)
 
-
-def _load():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
 
 
 def run_numpy_brute(X, y, Q, h, a, chunk_bytes=32 * 2**20):
@@ -100,18 +98,25 @@ def worker(impl, d, n, reps):
     X, y, Q = _data(d, n)
     h, a = n ** (-1 / (4 + d)), d / 4
     fn = globals()[f"run_{impl}"]
-    fn(*_data(d, 200), 200 ** (-1 / (4 + d)), a)  # warm-up: load compiled code, imports
+    seconds, peak, p = measure(fn, (*_data(d, 200), 200 ** (-1 / (4 + d)), a),
+                               (X, y, Q, h, a), reps)
+    print(json.dumps(dict(impl=impl, d=d, n=n, seconds=seconds, peak_mib=peak,
+                          checksum=float(np.nansum(p)))))
+
+
+def measure(fn, warm_args, args, reps):
+    """(median seconds, peak extra MiB, last result) of ``fn(*args)`` over ``reps`` runs,
+    after one warm-up call ``fn(*warm_args)`` (compiled code and imports loaded)."""
+    fn(*warm_args)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset the peak RSS (VmHWM)
     base = _rss_mib("VmRSS:")
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
-        p = fn(X, y, Q, h, a)
+        p = fn(*args)
         times.append(time.perf_counter() - t0)
-    peak = _rss_mib("VmHWM:") - base
-    print(json.dumps(dict(impl=impl, d=d, n=n, seconds=float(np.median(times)),
-                          peak_mib=peak, checksum=float(np.nansum(p)))))
+    return float(np.median(times)), _rss_mib("VmHWM:") - base, p
 
 
 def _spawn(*args, env=None):
@@ -181,14 +186,6 @@ def overfit_worker(n):
     print(json.dumps(dict(n=n, seconds=time.perf_counter() - t0, n_fallback=n_fallback,
                           load=_load())))
 
-
-def _extract(rev):
-    """git archive of the kdtheory package at rev into a new temporary directory."""
-    path = tempfile.mkdtemp(prefix="kdt-baseline-")
-    archive = subprocess.run(["git", "-C", REPO, "archive", rev, "kdtheory"], check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", path], input=archive, check=True)
-    return path
 
 
 def main(argv=None):

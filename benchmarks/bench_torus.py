@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the package
 from bench_nadaraya_watson import (  # noqa: E402
-    NS_PER_PAIR, _data, _load, _rss_mib, _singular_sums)
+    NS_PER_PAIR, _data, _load, _singular_sums, measure)
 
 IMPLS = ["kdtheory", "kdtheory_torus", "scipy_ckdtree_torus", "sklearn_ghost_torus"]
 
@@ -86,17 +86,9 @@ def worker(impl, d, n, reps, out_path):
     X, y, Q = _data(d, n)
     h, a = n ** (-1 / (4 + d)), d / 4
     fn = globals()[f"run_{impl}"]
-    fn(*_data(d, 200), 0.45, a)  # warm-up: load compiled code, imports
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    base = _rss_mib("VmRSS:")
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        p = fn(X, y, Q, h, a)
-        times.append(time.perf_counter() - t0)
+    seconds, peak, p = measure(fn, (*_data(d, 200), 0.45, a), (X, y, Q, h, a), reps)
     np.save(out_path, p)
-    print(json.dumps(dict(seconds=float(np.median(times)), peak_mib=_rss_mib("VmHWM:") - base)))
+    print(json.dumps(dict(seconds=seconds, peak_mib=peak)))
 
 
 def count_pairs(d, n, box):
