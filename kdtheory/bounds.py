@@ -8,6 +8,10 @@ Each theorem bounds the student error :math:`\|\hat f - f_0\|^2` up to constants
 * enhanced: :math:`1/n + \|\hat p - p_0\|_4^4 + \delta_{n/B}^2` + gamma bias + gamma variance
   :math:`\delta_{n/B}^2\sqrt{E\|\gamma(Y - \hat p)\|^4}`;
 
+* targeted: enhanced's bound at alpha = inf with :math:`\hat p` replaced by the updated teacher
+  :math:`p^*` (the targeted student is the one-step estimate at :math:`p^*`, docs/theory.md
+  §10.6): :math:`1/n + \|p^* - p_0\|_4^4 + \delta_{n/B}^2` + gamma variance;
+
 :math:`\delta` is that of the loss-difference class (:func:`loss_class_factor`).
 
 This module is the one place these quantities are computed: :func:`teacher_errors` per cell,
@@ -28,8 +32,10 @@ from .losses import gamma_rule
 from .radius import student_critical_radius
 
 TEACHER_TERM = {"vanilla": "teacher_train_error", "sample_split": "teacher_split_error",
-                "crossfit": "teacher_test_error", "enhanced": "teacher_test_error4"}
-"""The teacher error entering each method's bound (a key of :func:`teacher_errors`)."""
+                "crossfit": "teacher_test_error", "enhanced": "teacher_test_error4",
+                "targeted": None}
+"""The teacher error entering each method's bound: a key of :func:`teacher_errors`, or None
+when :func:`bound_terms` computes it from the method's own teacher (targeted: :math:`p^*`)."""
 
 
 def _sq_error(p_hat, p0, power=2):
@@ -77,11 +83,11 @@ def student_delta_sq(student_kind, n, n_folds) -> dict:
     r"""Per method, :math:`\delta^2` of the student class at the size its bound uses.
 
     :math:`\delta_n` for vanilla, :math:`\delta_{n/2}` for sample splitting and
-    :math:`\delta_{n/B}` for cross-fit and enhanced KD, with b = 1
+    :math:`\delta_{n/B}` for cross-fit, enhanced and targeted KD, with b = 1
     (:func:`kdtheory.radius.student_critical_radius`).
     """
     size = {"vanilla": n, "sample_split": n // 2, "crossfit": n // n_folds,
-            "enhanced": n // n_folds}
+            "enhanced": n // n_folds, "targeted": n // n_folds}
     radius = {m: student_critical_radius(student_kind, m).delta_sq for m in set(size.values())}
     return {method: radius[m] for method, m in size.items()}
 
@@ -114,40 +120,46 @@ def loss_class_factor(p0) -> float:
     return e_chi(rank) / e_chi(1)
 
 
-def bound_terms(method, estimator, y, p0, delta_n_sq, teacher_term, *, clip):
+def bound_terms(method, estimator, y, p0, delta_n_sq, errors, *, clip):
     r"""The terms of the method's bound on the student error, on one draw (docs/theory.md §8).
 
-    With m the rows the student uses, :math:`\hat p` the clipped teacher output on them and
-    :math:`\gamma` the correction weights of each split's alpha (``estimator.splits_``):
+    With m the rows the student uses, :math:`\hat p` the clipped teacher output on them (the
+    updated :math:`p^*` for targeted) and :math:`\gamma` the correction weights of each split's
+    alpha (``estimator.splits_``; alpha = inf for targeted):
 
     * ``delta_n_sq``: :math:`\delta^2` of the loss-difference class
       :math:`\{\ell(f, p_0) - \ell(f_0, p_0)\}` at the method's size: ``delta_n_sq`` (the
       constant class's, :func:`student_delta_sq`) times :func:`loss_class_factor` squared for a
       constant student (other students: the student class's, unchanged);
-    * ``teacher_term``: the method's entry of :func:`teacher_errors` (:data:`TEACHER_TERM`);
+    * ``teacher_term``: the method's entry of ``errors`` (:func:`teacher_errors`, key
+      :data:`TEACHER_TERM`); targeted: :math:`\frac1m\sum_i\|p^*_i - p_0(x_i)\|_4^4`;
     * ``gamma_bias`` :math:`\frac1m\sum_i\|(\gamma_i - 1/\hat p_i)(p_0 - \hat p_i)\|^2`, the
-      first-order teacher error the correction leaves (0 at alpha = inf); enhanced only;
+      first-order teacher error the correction leaves (0 at alpha = inf); enhanced and
+      targeted;
     * ``gamma_variance`` :math:`\frac1B\sum_t \delta_{n/B}^2\sqrt{E_t\|\gamma(Y - \hat p)\|^4}`,
       :math:`E_t` the mean over fold t's held-out rows, as the theorem states it (0 at
-      alpha = 0); enhanced only;
-    * ``bound`` = 1/m + ``delta_n_sq`` + ``teacher_term`` (+ the two gamma terms for enhanced).
+      alpha = 0); enhanced and targeted;
+    * ``bound`` = 1/m + ``delta_n_sq`` + ``teacher_term`` (+ the two gamma terms).
     """
     from .students import ConstantStudent
 
-    proba = estimator.teacher_proba_[0]
+    corrected = method in ("enhanced", "targeted")
+    proba = estimator.targeted_proba_[0] if method == "targeted" else estimator.teacher_proba_[0]
     used = ~np.isnan(proba[:, 0])
     m = int(used.sum())
     if all(isinstance(s, ConstantStudent) for s in estimator.students_):
         delta_n_sq = delta_n_sq * loss_class_factor(p0[used]) ** 2
+    teacher_term = (errors[TEACHER_TERM[method]] if TEACHER_TERM[method] is not None
+                    else _sq_error(proba[used], p0[used], 4))
     terms = {"delta_n_sq": delta_n_sq, "teacher_term": teacher_term, "gamma_bias": 0.0,
              "gamma_variance": 0.0}
-    if method == "enhanced":
+    if corrected:
         p_hat = np.clip(proba, clip, 1.0)
         gamma = np.zeros_like(p_hat)
         fourth = []
         for t, (_, rows) in enumerate(estimator.splits_[0]):
-            gamma[rows] = gamma_rule(p_hat[rows], y[rows], alpha=estimator.alpha_[0, t],
-                                     clip=clip)
+            alpha = np.inf if method == "targeted" else estimator.alpha_[0, t]
+            gamma[rows] = gamma_rule(p_hat[rows], y[rows], alpha=alpha, clip=clip)
             noise = np.sum((gamma[rows] * (y[rows] - p_hat[rows])) ** 2, axis=1)
             fourth.append(math.sqrt(float(np.mean(noise ** 2))))
         g, p, pp0 = gamma[used], p_hat[used], p0[used]
@@ -186,8 +198,9 @@ def summarize_bounds(records_per_n, mean_errors) -> BoundSummary:
 def format_bound_table(summary) -> str:
     """Per method and n: student error, the terms of its bound, and error / bound."""
     lines = ["bound decomposition (docs/theory.md §8): bound = 1/m + delta_n^2 + teacher term "
-             "[+ gamma bias + gamma variance for enhanced]; delta_n: the SEL loss-difference "
-             "class, b = 1; gamma variance delta_{n/B}^2 sqrt(E||gamma (Y - p_hat)||^4)"]
+             "[+ gamma bias + gamma variance for enhanced and targeted]; delta_n: the SEL "
+             "loss-difference class, b = 1; gamma variance "
+             "delta_{n/B}^2 sqrt(E||gamma (Y - p_hat)||^4)"]
     lines.append(f"{'method':13s} {'n':>7s} {'error':>9s} {'delta_n^2':>9s} {'teacher':>9s} "
                  f"{'g-bias':>9s} {'g-var':>9s} {'bound':>9s} {'ratio':>8s}")
     for name, m in summary.methods.items():
@@ -197,7 +210,8 @@ def format_bound_table(summary) -> str:
                          f"{b.teacher_term[j]:9.2e} {b.gamma_bias[j]:9.2e} "
                          f"{b.gamma_variance[j]:9.2e} {b.bound[j]:9.2e} {b.ratio[j]:8.3f}")
     lines.append("teacher term: vanilla ||p_hat - p0||_n^2 on training points; sample_split and "
-                 "crossfit ||p_hat - p0||^2 on held-out points; enhanced ||p_hat - p0||_4^4")
+                 "crossfit ||p_hat - p0||^2 on held-out points; enhanced ||p_hat - p0||_4^4; "
+                 "targeted ||p* - p0||_4^4 (the updated teacher)")
     teacher = getattr(summary, "teacher", {})
     if teacher:
         lines.append("teacher errors: slope of log(mean) on log n [95% CI]")

@@ -505,10 +505,15 @@ def _targeting_loss(eps, a, y, phi):
     r"""Value, gradient and Hessian in eps of one class's
     :math:`L(\varepsilon) = \sum_i (1 - y_i) u_i + y_i e^{-u_i}`, :math:`u = a + \Phi\varepsilon`:
     :math:`\nabla L = \Phi^\top(1 - y - y e^{-u})`, :math:`\nabla^2 L = \Phi^\top
-    \mathrm{diag}(y e^{-u})\Phi` (:func:`targeted_update`)."""
-    u = a + phi @ eps
+    \mathrm{diag}(y e^{-u})\Phi` (:func:`targeted_update`).
+
+    The sums over rows use ``np.einsum`` (NumPy's own loops) rather than BLAS, whose threaded
+    reductions round differently with the number of threads: the result is bitwise the same
+    under any thread cap (rate studies promise that for every backend)."""
+    u = a + np.einsum("nd,d->n", phi, eps)
     e = y * np.exp(-u)
-    return np.sum((1 - y) * u + e), phi.T @ (1 - y - e), (phi * e[:, None]).T @ phi
+    return (np.sum((1 - y) * u + e), np.einsum("nd,n->d", phi, 1 - y - e),
+            np.einsum("nd,n,ne->de", phi, e, phi))
 
 
 def _newton(a, y, phi, *, tol, max_iter=100):
@@ -590,7 +595,7 @@ def targeted_update(p_hat, y_onehot, features, *, clip=DEFAULT_CLIP):
                              f"features; the fluctuation has no minimiser")
 
         epsilon[:, j] = _newton(a[:, j], y[:, j], phi, tol=1e-13 * n)
-    return expit(a + phi @ epsilon), epsilon
+    return expit(a + np.einsum("nd,dk->nk", phi, epsilon)), epsilon
 
 
 class TargetedKD(CrossFitKD):

@@ -23,9 +23,10 @@ from ._validation import check_clip, check_int, check_positive
 from .losses import DEFAULT_CLIP
 from .students import ConstantStudent
 
-METHODS = ("vanilla", "sample_split", "crossfit", "enhanced")
+METHODS = ("vanilla", "sample_split", "crossfit", "enhanced", "targeted")
 """Methods a rate study compares (kdtheory.distill: VanillaKD, SampleSplitKD, CrossFitKD,
-EnhancedKD), all on the same data and teacher outputs."""
+EnhancedKD, TargetedKD), all on the same data and teacher outputs (an example may use a subset:
+:attr:`Example.methods`)."""
 
 KINDS = ("tight", "lower", "upper")
 
@@ -87,6 +88,8 @@ class Example:
     cell_cost: Callable = field(default=lambda n, params: (1000.0 * n, 3e-5 * n))
     """(n, params) -> (peak bytes, seconds) of one cell, a rough model for planning a study
     (:mod:`kdtheory.plan`), calibrated on the 2-core development machine."""
+    methods: tuple = METHODS
+    """The methods the example's rate study compares (a subset of :data:`METHODS`, in order)."""
 
     def make_student(self, params):
         """The student class of both paper examples: constants under SEL (docs/theory.md §4)."""
@@ -173,6 +176,8 @@ register(Example(
         "sample_split": Prediction(-0.5, "tight", "splitting keeps the shrinkage bias"),
         "crossfit": Prediction(-0.5, "tight", "cross-fitting keeps the shrinkage bias"),
         "enhanced": Prediction(-1.0, "upper", "correction cancels lambda: O(1/n + lambda^4)"),
+        "targeted": Prediction(-1.0, "upper", "the update undoes the shrinkage: the one-step "
+                                              "estimate at p*, O(1/n + lambda^4)"),
     },
     min_n=20,
     sample_sizes=(300, 1000, 3000, 10000, 30000, 100000),
@@ -275,6 +280,8 @@ def _overfit_predictions(params):
         "crossfit": Prediction(-4 / (4 + d), "upper", "held-out NW error n^(-4/(4+d))"),
         "enhanced": Prediction(-min(1.0, 8 / (4 + d)), "upper",
                                "second-order remainder: O(1/n + n^(-8/(4+d)))"),
+        "targeted": Prediction(-min(1.0, 8 / (4 + d)), "upper",
+                               "the one-step estimate at p*: O(1/n + n^(-8/(4+d)))"),
     }
 
 

@@ -33,11 +33,10 @@ import numpy as np
 from . import __version__
 from ._validation import check_int, one_hot
 from .backends import check_backend, finished_cells, thread_cap
-from .bounds import TEACHER_TERM, bound_terms, student_delta_sq, teacher_errors
+from .bounds import bound_terms, student_delta_sq, teacher_errors
 from .cache import CellCache, cell_ok, config_key, package_versions
 from .crossfit import fit_on_splits, make_folds
-from .distill import ClipWarning, CrossFitKD, EnhancedKD, SampleSplitKD, VanillaKD
-from .examples import METHODS
+from .distill import ClipWarning, CrossFitKD, EnhancedKD, SampleSplitKD, TargetedKD, VanillaKD
 from .plan import estimate
 from .progress import Progress
 from .results import StudyResult
@@ -66,9 +65,9 @@ def run_cell(spec: StudySpec, n: int, replication: int) -> list:
     r"""Evaluate every method of the study's example on one draw of size n.
 
     The teachers are fit once per split scheme (vanilla, sample-split, cross-fit) and shared:
-    cross-fit and enhanced KD see the same out-of-fold outputs. Teacher errors and bound terms
-    come from :mod:`kdtheory.bounds`. ``seconds`` is the method's own fit time plus its
-    teacher time.
+    cross-fit, enhanced and targeted KD see the same out-of-fold outputs. Teacher errors and
+    bound terms come from :mod:`kdtheory.bounds`. ``seconds`` is the method's own fit time plus
+    its teacher time.
 
     Parameters
     ----------
@@ -91,15 +90,17 @@ def run_cell(spec: StudySpec, n: int, replication: int) -> list:
     folds = make_folds(n, params["n_folds"], random_state=fold_rng)
     halves = make_folds(n, 2, random_state=fold_rng)
     kw = {"clip": params["clip"], "n_classes": k}
+    cross = {"n_folds": params["n_folds"], **kw}
     estimators = {
         "vanilla": VanillaKD(teacher, student, alpha=0.0, **kw),
         "sample_split": SampleSplitKD(teacher, student, alpha=0.0, **kw),
-        "crossfit": CrossFitKD(teacher, student, n_folds=params["n_folds"], alpha=0.0, **kw),
-        "enhanced": EnhancedKD(teacher, student, n_folds=params["n_folds"],
-                               alpha=params["enhanced_alpha"],
-                               random_state=np.random.default_rng(learner_ss), **kw),
+        "crossfit": CrossFitKD(teacher, student, alpha=0.0, **cross),
+        "enhanced": EnhancedKD(teacher, student, alpha=params["enhanced_alpha"],
+                               random_state=np.random.default_rng(learner_ss), **cross),
+        "targeted": TargetedKD(teacher, student, **cross),
     }
-    method_folds = {"vanilla": None, "sample_split": halves, "crossfit": folds, "enhanced": folds}
+    method_folds = {"vanilla": None, "sample_split": halves, "crossfit": folds, "enhanced": folds,
+                    "targeted": folds}
     p_vanilla, _, t_vanilla = _timed_teacher(
         teacher, X, labels, estimators["vanilla"].make_splits(np.zeros((1, n), np.int64)), k)
     p_cross, cross_teachers, t_cross = _timed_teacher(
@@ -107,7 +108,8 @@ def run_cell(spec: StudySpec, n: int, replication: int) -> list:
     p_split, _, t_split = _timed_teacher(
         teacher, X, labels, estimators["sample_split"].make_splits(halves), k)
     teacher_out = {"vanilla": (p_vanilla, t_vanilla), "sample_split": (p_split, t_split),
-                   "crossfit": (p_cross, t_cross), "enhanced": (p_cross, t_cross)}
+                   "crossfit": (p_cross, t_cross), "enhanced": (p_cross, t_cross),
+                   "targeted": (p_cross, t_cross)}
 
     common = {
         "example": example.name, "n": n, "replication": replication,
@@ -118,7 +120,7 @@ def run_cell(spec: StudySpec, n: int, replication: int) -> list:
     delta_sq = student_delta_sq(example.student_kind(params), n, params["n_folds"])
     y = one_hot(labels, k)
     records = []
-    for method in METHODS:
+    for method in example.methods:
         estimator = estimators[method]
         proba, t_teacher = teacher_out[method]
         tic = time.perf_counter()
@@ -130,8 +132,8 @@ def run_cell(spec: StudySpec, n: int, replication: int) -> list:
             **common, "method": method,
             "error": example.student_error(estimator, params),
             "alpha": float(np.mean(estimator.alpha_)),
-            **bound_terms(method, estimator, y, p0, delta_sq[method],
-                          common[TEACHER_TERM[method]], clip=params["clip"]),
+            **bound_terms(method, estimator, y, p0, delta_sq[method], common,
+                          clip=params["clip"]),
             "seconds": seconds,
         })
     return [{key: rec[key] for key in RECORD_FIELDS} for rec in records]
@@ -141,7 +143,7 @@ def _failed_cell(spec, n, replication, exc) -> list:
     message = f"{type(exc).__name__}: {exc}"
     return [{**{key: float("nan") for key in RECORD_FIELDS}, "example": spec.example_name,
              "n": n, "replication": replication, "method": method, "status": "error",
-             "message": message} for method in METHODS]
+             "message": message} for method in spec.example.methods]
 
 
 def cell_task(spec, n, replication, n_threads=None):

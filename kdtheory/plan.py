@@ -64,13 +64,11 @@ def estimate(spec, n_workers) -> Estimate:
     Computed from the grid without enumerating the cells (a study of 10^8 replications must
     be refused before its cell list is built); cells already in a cache count in full.
     """
-    from .examples import METHODS
-
     cost = spec.example.cell_cost
     cells = spec.n_replications * len(spec.sample_sizes)
     workers = max(1, min(n_workers, cells))
     cell_bytes = cost(max(spec.sample_sizes), spec.params)[0]
-    peak = workers * (BASE_BYTES + cell_bytes) + cells * len(METHODS) * RECORD_BYTES
+    peak = workers * (BASE_BYTES + cell_bytes) + cells * len(spec.example.methods) * RECORD_BYTES
     seconds = spec.n_replications * sum(cost(n, spec.params)[1] for n in spec.sample_sizes)
     return Estimate(cells, peak, seconds / workers, available_memory())
 

@@ -79,7 +79,7 @@ def tidy(fig):
 
 
 COLORS = {"vanilla": "#d62728", "sample_split": "#7f7f7f", "crossfit": "#1f77b4",
-          "enhanced": "#2ca02c"}
+          "enhanced": "#2ca02c", "targeted": "#9467bd"}
 
 
 def rate_plot_data(summary) -> dict:

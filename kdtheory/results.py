@@ -41,7 +41,8 @@ from .ratefit import (
 )
 from .spec import StudySpec
 
-PAIRS = (("crossfit", "sample_split"), ("enhanced", "crossfit"), ("crossfit", "vanilla"))
+PAIRS = (("crossfit", "sample_split"), ("enhanced", "crossfit"), ("crossfit", "vanilla"),
+         ("targeted", "enhanced"))
 """Paired comparisons a summary reports: log(err_a / err_b) per replication, same data."""
 
 STATISTICS = ("auto", "mean", *(str(q) for q in QUANTILES))

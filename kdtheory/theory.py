@@ -4,9 +4,10 @@ Every curve here is a closed form, an exact finite sum, or a one-dimensional qua
 Monte Carlo. Each function takes the example's parameters as plain arguments, so it does not
 depend on the registry; :func:`theory_curves` wires them to the registered examples.
 
-* underfit (§5.1, §5.4): all four methods and the teacher's training-point and held-out
+* underfit (§5.1, §5.4): all five methods and the teacher's training-point and held-out
   errors. Vanilla and sample splitting are exact (a sum over one Binomial count per class,
-  clipping included); cross-fit and enhanced KD are leading order with an O(n^-2) remainder.
+  clipping included); cross-fit, enhanced and targeted KD are leading order with an O(n^-2)
+  remainder.
 * overfit (§5.2): vanilla's Omega(1) level, exact.
 * torus (§5.3, §5.5): vanilla's level (exact); the teacher's held-out L2 error and the
   sample-split, cross-fit and enhanced student errors to leading order in 1/(m h^d) (ratio of
@@ -77,6 +78,8 @@ def underfit_errors(sample_sizes, *, p0=(0.2, 0.3, 0.5), n_folds=5, clip=1e-3) -
     * crossfit: :math:`k c_m^2 + V(1/n + c_m/m)`, remainder :math:`O(n^{-2})`;
     * enhanced (alpha = inf): :math:`\sum_j[(1-p_j)/(np_j) + (c'_m + (\frac12 + \lambda_m)
       (1-p_j)/(mp_j))^2]`, remainder :math:`O(n^{-2})`;
+    * targeted: :math:`V/n`, remainder :math:`O(n^{-2})`: the update undoes the shrinkage to
+      first order, leaving the oracle variance of :math:`\log\bar y_j`;
     * teacher_train_error: :math:`E\|\hat p - p_0\|_n^2 = (\lambda/(1+\lambda))^2\|p_0\|^2 +
       \sum_j p_j(1-p_j)/(n(1+\lambda)^2)` with :math:`\lambda = \lambda_n`, exact;
     * teacher_test_error: the same with m and :math:`\lambda_m` (p0 is constant, so held-out
@@ -93,7 +96,7 @@ def underfit_errors(sample_sizes, *, p0=(0.2, 0.3, 0.5), n_folds=5, clip=1e-3) -
     n_folds = check_int(n_folds, "n_folds", minimum=2)
     clip = check_clip(clip)
     k, V = p.size, float(np.sum((1 - p) / p))
-    out = {key: [] for key in ("vanilla", "sample_split", "crossfit", "enhanced",
+    out = {key: [] for key in ("vanilla", "sample_split", "crossfit", "enhanced", "targeted",
                                "teacher_train_error", "teacher_test_error")}
 
     def teacher(m):
@@ -112,6 +115,7 @@ def underfit_errors(sample_sizes, *, p0=(0.2, 0.3, 0.5), n_folds=5, clip=1e-3) -
         out["crossfit"].append(k * c**2 + V * (1 / n + c / m))
         out["enhanced"].append(float(np.sum((1 - p) / (n * p)
                                             + (c_prime + (0.5 + lam) * (1 - p) / (m * p)) ** 2)))
+        out["targeted"].append(V / n)
         out["teacher_train_error"].append(teacher(n))
         out["teacher_test_error"].append(float(np.mean([teacher(int(mt)) for mt in ms])))
     return out
@@ -313,11 +317,11 @@ def torus_errors(sample_sizes, *, d: int, a=None, c_h=None, amplitude=0.35, n_fo
 
 # --- wiring to the registry --------------------------------------------------------------------
 
-THEORY_METHODS = {"underfit": ("vanilla", "sample_split", "crossfit", "enhanced"),
+THEORY_METHODS = {"underfit": ("vanilla", "sample_split", "crossfit", "enhanced", "targeted"),
                   "overfit": ("vanilla",),
                   "torus": ("vanilla", "sample_split", "crossfit", "enhanced")}
-"""The methods with a theory curve, per example (at the default enhanced_alpha = inf; other
-alphas have no curve)."""
+"""The methods with a theory curve, per example (enhanced: at the default enhanced_alpha = inf;
+other alphas have no curve)."""
 
 
 def theory_curves(example: str, params: dict, sample_sizes) -> dict:

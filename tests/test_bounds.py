@@ -108,7 +108,7 @@ def test_gamma_variance_is_the_theorems_fourth_moment_form():
     p0 = np.tile([0.2, 0.3, 0.5], (n, 1))
     est = EnhancedKD(RidgeTeacher(n_classes=3), ConstantStudent(), n_folds=5, n_classes=3,
                      alpha=0.7, random_state=rng).fit(X, labels)
-    terms = bound_terms("enhanced", est, y, p0, 0.01, 0.0, clip=1e-3)
+    terms = bound_terms("enhanced", est, y, p0, 0.01, {"teacher_test_error4": 0.0}, clip=1e-3)
     p_hat = np.clip(est.teacher_proba_[0], 1e-3, 1)
     roots = []
     for _, rows in est.splits_[0]:
@@ -117,3 +117,32 @@ def test_gamma_variance_is_the_theorems_fourth_moment_form():
     assert terms["delta_n_sq"] == pytest.approx(0.01 / 4, rel=1e-12)
     assert terms["gamma_variance"] == pytest.approx(0.01 / 4 * np.mean(roots), rel=1e-12)
     assert terms["gamma_variance"] > 0 and terms["gamma_bias"] > 0
+
+
+def test_targeted_bound_is_enhanceds_at_the_updated_teacher():
+    """targeted: teacher term ||p* - p0||_4^4 of the updated teacher, gamma = 1/p* (alpha = inf:
+    no gamma bias) and the fourth-moment gamma variance at p*; the cross-fit teacher's error
+    passed in is not used."""
+    from kdtheory.bounds import bound_terms
+    from kdtheory.distill import TargetedKD
+    from kdtheory.students import ConstantStudent
+    from kdtheory.teachers import RidgeTeacher
+
+    rng = np.random.default_rng(6)
+    n = 300
+    X = rng.uniform(size=(n, 1))
+    labels = rng.choice(3, size=n, p=[0.2, 0.3, 0.5])
+    y = np.eye(3)[labels]
+    p0 = np.tile([0.2, 0.3, 0.5], (n, 1))
+    est = TargetedKD(RidgeTeacher(n_classes=3), ConstantStudent(), n_folds=5, n_classes=3,
+                     random_state=rng).fit(X, labels)
+    terms = bound_terms("targeted", est, y, p0, 0.01, {"teacher_test_error4": 99.0}, clip=1e-3)
+    p_star = np.clip(est.targeted_proba_[0], 1e-3, 1)
+    roots = [np.sqrt(np.mean(np.sum(((y[rows] - p_star[rows]) / p_star[rows]) ** 2, axis=1) ** 2))
+             for _, rows in est.splits_[0]]
+    assert terms["teacher_term"] == pytest.approx(
+        np.mean(np.sum((est.targeted_proba_[0] - p0) ** 4, axis=1)), rel=1e-12)
+    assert terms["gamma_bias"] == 0.0
+    assert terms["gamma_variance"] == pytest.approx(0.01 / 4 * np.mean(roots), rel=1e-12)
+    assert terms["bound"] == pytest.approx(1 / n + sum(
+        terms[key] for key in ("delta_n_sq", "teacher_term", "gamma_bias", "gamma_variance")))

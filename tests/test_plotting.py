@@ -80,7 +80,7 @@ def test_plots_carry_the_theory_curve_and_the_pairs(summaries):
     assert over["vanilla"]["theory"] is not None and over["crossfit"]["theory"] is None
     pairs = paired_plot_data(summaries["underfit"])
     assert set(pairs) == {"crossfit vs sample_split", "enhanced vs crossfit",
-                          "crossfit vs vanilla"}
+                          "crossfit vs vanilla", "targeted vs enhanced"}
     fig = plot_paired(summaries["underfit"])
-    assert len(fig.axes[0].containers) == 3 and not layout_faults(fig)
+    assert len(fig.axes[0].containers) == 4 and not layout_faults(fig)
     plt.close(fig)

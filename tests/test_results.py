@@ -99,7 +99,7 @@ def test_json_contract_of_theory_quantiles_paired_and_claims(study):
                                                    "source": "user"}
     pairs = {(p["a"], p["b"]): p for p in data["paired"]}
     assert set(pairs) == {("crossfit", "sample_split"), ("enhanced", "crossfit"),
-                          ("crossfit", "vanilla")}
+                          ("crossfit", "vanilla"), ("targeted", "enhanced")}
     for p in pairs.values():
         assert len(p["mean_log_ratio"]) == len(p["ci"]) == len(p["win_rate"]) == 3
     assert set(data["teacher"]) == {"teacher_train_error", "teacher_test_error",

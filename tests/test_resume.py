@@ -13,6 +13,7 @@ import pytest
 
 from kdtheory import cache, montecarlo
 from kdtheory.cache import config_key
+from kdtheory.examples import METHODS
 from kdtheory.montecarlo import run_study
 from kdtheory.spec import StudySpec
 from kdtheory.rates import main
@@ -119,7 +120,7 @@ def test_failed_cell_is_recorded_not_cached_and_retried(tmp_path, monkeypatch):
     monkeypatch.setattr(montecarlo, "run_cell", fails_once)
     broken = run_study("underfit", cache_dir=tmp_path, **GRID)
     failed = [r for r in broken.records if (r["n"], r["replication"]) == (120, 1)]
-    assert [r["status"] for r in failed] == ["error"] * len(montecarlo.METHODS)
+    assert [r["status"] for r in failed] == ["error"] * len(METHODS)
     assert all(r["message"] == "RuntimeError: boom" and np.isnan(r["error"]) for r in failed)
     assert len(broken.failures) == len(failed)
     assert not list(tmp_path.glob("*/n120_r1.json"))

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kdtheory.examples import METHODS
+
 SIMULATIONS = Path(__file__).resolve().parent.parent / "simulations"
 
 
@@ -38,13 +40,14 @@ def test_rate_sweep_quick(tmp_path):
     for study in ("overfit_d2", "underfit"):
         assert (tmp_path / f"rates_{study}.png").stat().st_size > 10_000
         summary = json.loads((tmp_path / f"rates_{study}.json").read_text())
-        assert set(summary["methods"]) == {"vanilla", "sample_split", "crossfit", "enhanced"}
+        assert set(summary["methods"]) == set(METHODS)
     rows = read_csv(tmp_path / "slopes.csv")
     assert tuple(rows[0]) == rate_sweep.SLOPE_COLUMNS
-    assert len(rows) == 8
+    assert len(rows) == 2 * len(METHODS)
     by = {(r["study"], r["method"]): r for r in rows}
     assert abs(float(by["overfit_d2", "vanilla"]["slope"])) < 0.05    # Omega(1): flat
     assert float(by["underfit", "enhanced"]["slope"]) < -0.8            # O(1/n)
+    assert float(by["underfit", "targeted"]["slope"]) < -0.8            # O(1/n)
     assert float(by["overfit_d2", "crossfit"]["predicted_slope"]) == pytest.approx(-4 / 6)
     assert (tmp_path / "slopes_vs_d.png").exists()
 

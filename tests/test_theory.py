@@ -42,10 +42,9 @@ def test_underfit_curves_match_the_engine(underfit_study):
     (150 replications per n)."""
     sizes = underfit_study.sample_sizes
     curves = theory_curves("underfit", underfit_study.params, sizes)
-    for name in ("vanilla", "sample_split", "crossfit", "enhanced", "teacher_train_error",
-                 "teacher_test_error"):
-        method = name if name in ("vanilla", "sample_split", "crossfit", "enhanced") \
-            else "crossfit"
+    methods = ("vanilla", "sample_split", "crossfit", "enhanced", "targeted")
+    for name in (*methods, "teacher_train_error", "teacher_test_error"):
+        method = name if name in methods else "crossfit"
         field = "error" if method == name else name
         for j, n in enumerate(sizes):
             values = np.array([r[field] for r in underfit_study.records_for(method)
