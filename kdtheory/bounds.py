@@ -140,8 +140,15 @@ def bound_terms(method, estimator, y, p0, delta_n_sq, errors, *, clip):
       :math:`E_t` the mean over fold t's held-out rows, as the theorem states it (0 at
       alpha = 0); enhanced and targeted;
     * ``bound`` = 1/m + ``delta_n_sq`` + ``teacher_term`` (+ the two gamma terms).
+
+    Every term is NaN for a distiller with ``loss="ace"``: these bounds are derived here for
+    the SEL loss only (docs/theory.md §5.6).
     """
     from .students import ConstantStudent
+
+    if getattr(estimator, "loss", "sel") != "sel":
+        return dict.fromkeys(("delta_n_sq", "teacher_term", "gamma_bias", "gamma_variance",
+                              "bound"), float("nan"))
 
     corrected = method in ("enhanced", "targeted")
     proba = estimator.targeted_proba_[0] if method == "targeted" else estimator.teacher_proba_[0]

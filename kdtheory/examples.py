@@ -19,9 +19,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._validation import check_clip, check_int, check_positive
+from ._validation import check_alpha, check_beta, check_clip, check_int, check_positive
 from .losses import DEFAULT_CLIP
-from .students import ConstantStudent
+from .students import ConstantSoftmaxStudent, ConstantStudent
 
 METHODS = ("vanilla", "sample_split", "crossfit", "enhanced", "targeted")
 """Methods a rate study compares (kdtheory.distill: VanillaKD, SampleSplitKD, CrossFitKD,
@@ -90,10 +90,18 @@ class Example:
     (:mod:`kdtheory.plan`), calibrated on the 2-core development machine."""
     methods: tuple = METHODS
     """The methods the example's rate study compares (a subset of :data:`METHODS`, in order)."""
+    loss: str = "sel"
+    """The distillation loss: "sel" (the theory's default) or "ace" (annealed cross-entropy at
+    the inverse temperature ``params["beta"]``, docs/theory.md §5.6)."""
 
     def make_student(self, params):
-        """The student class of both paper examples: constants under SEL (docs/theory.md §4)."""
-        return ConstantStudent()
+        """The constant student: under SEL (the paper's examples, docs/theory.md §4) or fit to
+        soft targets by cross-entropy (ACE)."""
+        return ConstantStudent() if self.loss == "sel" else ConstantSoftmaxStudent()
+
+    def distiller_options(self, params) -> dict:
+        """Keyword arguments every distiller of the study gets for the example's loss."""
+        return {} if self.loss == "sel" else {"loss": "ace", "beta": params["beta"]}
 
     def student_kind(self, params) -> str:
         """The student class's name for :func:`kdtheory.radius.student_critical_radius`."""
@@ -111,13 +119,30 @@ class Example:
         out = {**self.defaults, **params}
         check_int(out["n_folds"], "n_folds", minimum=2)
         check_clip(out["clip"])
+        alpha = out["enhanced_alpha"]
+        if alpha == "tune" and self.loss != "sel":
+            raise ValueError("enhanced_alpha 'tune' scores candidates by the SEL orthogonal "
+                             f"criterion; example {self.name!r} distils with {self.loss!r}: "
+                             f"give a number in [0, inf]")
+        if alpha != "tune":
+            try:
+                out["enhanced_alpha"] = check_alpha(alpha)
+            except ValueError as exc:
+                raise ValueError(f"enhanced_alpha {str(exc).split(' ', 1)[1]}") from None
         return self.validate(out)
 
     def student_error(self, estimator, params) -> float:
-        r""":math:`\|\hat f - f_0\|_2^2`, exact for the constant student (docs/theory.md §1)."""
+        r""":math:`\|\hat f - f_0\|_2^2`, exact for the constant student (docs/theory.md §1).
+
+        Under ACE the student's scores are :math:`\beta\hat f` and logits are identified only
+        up to a constant, so both sides are centred: :math:`\|C(\hat f - f_0)\|^2`,
+        :math:`C = I - \frac1k\mathbf 1\mathbf 1^\top` (docs/theory.md §5.6)."""
         f_hat = estimator.students_[0].coef_ if len(estimator.students_) == 1 else \
             np.mean([s.coef_ for s in estimator.students_], axis=0)
-        return float(np.sum((f_hat - self.f0(params)) ** 2))
+        if self.loss == "sel":
+            return float(np.sum((f_hat - self.f0(params)) ** 2))
+        diff = f_hat / params["beta"] - self.f0(params)
+        return float(np.sum((diff - diff.mean()) ** 2))
 
 
 EXAMPLES: dict[str, Example] = {}
@@ -155,10 +180,26 @@ def _underfit_sample(n, params, rng):
     return rng.uniform(size=(n, 1)), rng.choice(p0.size, size=n, p=p0)
 
 
+def _underfit_p0(X, params):
+    return np.tile(np.asarray(params["p0"]), (X.shape[0], 1))
+
+
 def _underfit_teacher(params):
     from .teachers import RidgeTeacher
 
     return RidgeTeacher(n_classes=len(params["p0"]))
+
+
+UNDERFIT_STUDY = {
+    "min_n": 20,
+    "sample_sizes": (300, 1000, 3000, 10000, 30000, 100000),
+    "replications": 200,
+    "quick_sample_sizes": (200, 800, 3200, 12800),
+    "quick_replications": 100,
+    # Measured: 56 MB and 0.2 s at n = 1e5, 560 MB and 2.5 s at 1e6 (k = 3).
+    "cell_cost": lambda n, params: (200.0 * len(params["p0"]) * n, 2.5e-6 * n),
+}
+"""Grid, replications and cost model shared by the two underfit examples (SEL and ACE)."""
 
 
 register(Example(
@@ -168,7 +209,7 @@ register(Example(
                 "p0, constant SEL student (docs/theory.md §5.1).",
     defaults={**_COMMON, "p0": (0.2, 0.3, 0.5)},
     sample=_underfit_sample,
-    p0=lambda X, params: np.tile(np.asarray(params["p0"]), (X.shape[0], 1)),
+    p0=_underfit_p0,
     f0=lambda params: np.log(np.asarray(params["p0"])),
     make_teacher=_underfit_teacher,
     predictions=lambda params: {
@@ -179,14 +220,37 @@ register(Example(
         "targeted": Prediction(-1.0, "upper", "the update undoes the shrinkage: the one-step "
                                               "estimate at p*, O(1/n + lambda^4)"),
     },
-    min_n=20,
-    sample_sizes=(300, 1000, 3000, 10000, 30000, 100000),
-    replications=200,
-    quick_sample_sizes=(200, 800, 3200, 12800),
-    quick_replications=100,
     validate=_underfit_validate,
-    # Measured: 56 MB and 0.2 s at n = 1e5, 560 MB and 2.5 s at 1e6 (k = 3).
-    cell_cost=lambda n, params: (200.0 * len(params["p0"]) * n, 2.5e-6 * n),
+    **UNDERFIT_STUDY,
+))
+
+
+def _underfit_ace_validate(params):
+    check_beta(params["beta"])
+    return {**_underfit_validate(params), "beta": float(params["beta"])}
+
+
+register(Example(
+    name="underfit_ace",
+    example_id=4,
+    description="The underfit example distilled with the annealed cross-entropy (inverse "
+                "temperature beta) into a constant softmax student: the ridge teacher's "
+                "uniform shrinkage cancels in softmax(beta log p_hat) (docs/theory.md §5.6).",
+    defaults={**_COMMON, "p0": (0.2, 0.3, 0.5), "beta": 1.0},
+    sample=_underfit_sample,
+    p0=_underfit_p0,
+    f0=lambda params: np.log(params["p0"]) - np.mean(np.log(params["p0"])),
+    make_teacher=_underfit_teacher,
+    predictions=lambda params: {
+        method: Prediction(-1.0, "tight", reason) for method, reason in (
+            ("vanilla", "the tempered teacher does not see lambda: sampling error of ybar"),
+            ("sample_split", "the same at the teacher's half"),
+            ("crossfit", "the mean of the folds' tempered teachers: O(1/n)"),
+            ("enhanced", "the correction averages out to first order: O(1/n)"))},
+    validate=_underfit_ace_validate,
+    methods=("vanilla", "sample_split", "crossfit", "enhanced"),
+    loss="ace",
+    **UNDERFIT_STUDY,
 ))
 
 

@@ -2,7 +2,7 @@
 
 :func:`rate_plot_data` turns a study summary (:class:`kdtheory.results.StudySummary`) into series;
 :func:`plot_rates` draws log-log mean error against n per method with Monte Carlo error bars
-(+- 1.96 SE), the median as open markers, the exact theory curve (docs/theory.md §5.4, §5.5) as
+(+- 1.96 SE), the median as open markers, the exact theory curve (docs/theory.md §5.4-5.6) as
 a solid line where one exists, the claimed asymptotic slope as a dashed line (anchored at the
 curve's last point, else at the first measured point), and the fitted slope with its 95% CI in
 the legend. :func:`plot_paired` draws the paired comparisons (mean log error ratio per n with

@@ -71,7 +71,8 @@ def _sizes(text):
     return [int(v) for v in values]
 
 
-EXAMPLE_PARAMS = ("d", "a", "c_h", "p0", "amplitude", "clip", "n_folds", "enhanced_alpha")
+EXAMPLE_PARAMS = ("d", "a", "c_h", "p0", "amplitude", "beta", "clip", "n_folds",
+                  "enhanced_alpha")
 """Example parameters settable from the command line, as ``--d``, ``--a``, ``--c-h``, ..."""
 
 
@@ -114,6 +115,9 @@ def build_parser():
     ex.add_argument("--amplitude", type=float,
                     help=f"A in p0 = 1/2 +- A sin(2 pi x_1) of the torus example, in (0, 1/2) "
                          f"({_defaults('amplitude')})")
+    ex.add_argument("--beta", type=float,
+                    help=f"inverse temperature of the annealed cross-entropy (underfit_ace), in "
+                         f"(0, 1] ({_defaults('beta')})")
     ex.add_argument("--clip", type=float,
                     help=f"teacher probabilities are clipped to [clip, 1] before logs and "
                          f"divisions, clip in (0, 0.5) ({_defaults('clip')})")
@@ -121,7 +125,8 @@ def build_parser():
                     help=f"cross-fitting folds B ({_defaults('n_folds')})")
     ex.add_argument("--p0", type=_p0,
                     help=f"Bayes probabilities: a named shape ('sin' or 'cos' for overfit) or "
-                         f"a comma-separated probability vector (underfit) ({_defaults('p0')})")
+                         f"a comma-separated probability vector (underfit, underfit_ace) "
+                         f"({_defaults('p0')})")
     ex.add_argument("--enhanced-alpha", type=_alpha, metavar="ALPHA",
                     help=f"alpha of the enhanced estimator: a number in [0, inf] or 'tune' "
                          f"({_defaults('enhanced_alpha')})")

@@ -292,7 +292,7 @@ class StudySummary:
                    if t.get("theory")]
         if not curves:
             return []
-        lines = ["", f"theory curves (docs/theory.md §5.4-5.5): measured / predicted [95% CI] "
+        lines = ["", f"theory curves (docs/theory.md §5.4-5.6): measured / predicted [95% CI] "
                      f"per n; consistent when every CI meets [1/{self.band}, {self.band}]"]
         for name, sizes, th in curves:
             lines.append(f"  {name}: {th['verdict']}")

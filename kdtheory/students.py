@@ -12,8 +12,9 @@ least-squares regression of the (n, k) target matrix on x:
   paper's tabular experiments), cloned and fit to the targets.
 
 Under the annealed cross-entropy (``loss="ace"``, docs/theory.md §2) the student is instead fit to
-soft targets by cross-entropy: :class:`SoftmaxStudent`, multinomial logistic regression on soft
-targets (the only student with ``fits_soft_targets = True``).
+soft targets by cross-entropy (``fits_soft_targets = True``): :class:`SoftmaxStudent`,
+multinomial logistic regression on soft targets, and :class:`ConstantSoftmaxStudent`, its
+constant class (closed form :math:`\mathrm{softmax}(\hat z) = \bar T`).
 
 All derive from ``sklearn.base.RegressorMixin`` and ``BaseEstimator``: ``fit(X, T) -> self``
 and ``predict(X) -> (m, k)`` scores, ``get_params``/``set_params``, ``clone`` and tags.
@@ -39,6 +40,20 @@ def _check_targets(X, T):
     if not np.all(np.isfinite(T)):
         raise ValueError("targets must be finite (check the teacher outputs and clip)")
     return X, T
+
+
+def _check_soft_targets(T, *, intercept=True):
+    """Rows of T must sum to 1 (entries may be negative: the loss-corrected ACE targets); with
+    an unpenalised intercept every column mean must be positive, or no minimiser exists."""
+    sums = T.sum(axis=1)
+    if np.any(np.abs(sums - 1) > 1e-6):
+        i = int(np.argmax(np.abs(sums - 1)))
+        raise ValueError(f"soft targets T must have rows summing to 1; row {i} sums to "
+                         f"{sums[i]:.10g}")
+    if intercept and np.any(T.mean(axis=0) <= 0):
+        j = int(np.argmin(T.mean(axis=0)))
+        raise ValueError(f"soft targets T: column {j} has mean {T[:, j].mean():.6g} <= 0, so "
+                         f"the unpenalised intercept has no minimiser")
 
 
 class _StudentBase(RegressorMixin, BaseEstimator):
@@ -215,15 +230,7 @@ class SoftmaxStudent(_StudentBase):
             self.penalty, "penalty")
         tol = check_positive(self.tol, "tol")
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
-        sums = T.sum(axis=1)
-        if np.any(np.abs(sums - 1) > 1e-6):
-            i = int(np.argmax(np.abs(sums - 1)))
-            raise ValueError(f"soft targets T must have rows summing to 1; row {i} sums to "
-                             f"{sums[i]:.10g}")
-        if self.fit_intercept and np.any(T.mean(axis=0) <= 0):
-            j = int(np.argmin(T.mean(axis=0)))
-            raise ValueError(f"soft targets T: column {j} has mean {T[:, j].mean():.6g} <= 0, so "
-                             f"the unpenalised intercept has no minimiser")
+        _check_soft_targets(T, intercept=self.fit_intercept)
         n, d = X.shape
         k = T.shape[1]
         design = np.hstack([X, np.ones((n, 1))]) if self.fit_intercept else X
@@ -245,3 +252,35 @@ class SoftmaxStudent(_StudentBase):
         """The scores z(x) (m, k); softmax(z) are the fitted class probabilities."""
         X = self._check_predict(X)
         return X @ self.coef_ + self.intercept_
+
+
+class ConstantSoftmaxStudent(_StudentBase):
+    r"""The constant class :math:`z(x) = c \in \mathbb{R}^k` fit to soft targets by cross-entropy.
+
+    Minimises :math:`-\frac1n\sum_i\sum_j T_{ij}\log\mathrm{softmax}(c)_j
+    = -\sum_j \bar T_j \log\mathrm{softmax}(c)_j`, a cross-entropy against the column means
+    :math:`\bar T` (a probability vector when the rows sum to 1 and the means are positive), so
+    :math:`\mathrm{softmax}(\hat c) = \bar T`: :math:`\hat c = \log\bar T` (the constant
+    per class is not identified; this one has :math:`\sum_j e^{\hat c_j} = 1`). It is
+    :class:`SoftmaxStudent` without features, in closed form; the ACE student of the
+    ``underfit_ace`` example (docs/theory.md §5.6).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (k,)
+    """
+
+    fits_soft_targets = True
+
+    def fit(self, X, T):
+        X, T = _check_targets(X, T)
+        _check_soft_targets(T)
+        self.coef_ = np.log(T.mean(axis=0))
+        self.n_outputs_ = T.shape[1]
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X):
+        """The scores c (m, k); softmax(c) are the fitted class probabilities."""
+        X = self._check_predict(X)
+        return np.tile(self.coef_, (X.shape[0], 1))

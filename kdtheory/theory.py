@@ -1,4 +1,4 @@
-r"""Finite-n theory curves: predicted mean student and teacher errors (docs/theory.md §5.4, §9).
+r"""Finite-n theory curves: predicted mean student and teacher errors (docs/theory.md §5.4-5.6, §9).
 
 Every curve here is a closed form, an exact finite sum, or a one-dimensional quadrature, never
 Monte Carlo. Each function takes the example's parameters as plain arguments, so it does not
@@ -8,6 +8,8 @@ depend on the registry; :func:`theory_curves` wires them to the registered examp
   errors. Vanilla and sample splitting are exact (a sum over one Binomial count per class,
   clipping included); cross-fit, enhanced and targeted KD are leading order with an O(n^-2)
   remainder.
+* underfit_ace (§5.6): all four methods to leading order (O(n^-2) remainder) and the same
+  teacher errors.
 * overfit (§5.2): vanilla's Omega(1) level, exact.
 * torus (§5.3, §5.5): vanilla's level (exact); the teacher's held-out L2 error and the
   sample-split, cross-fit and enhanced student errors to leading order in 1/(m h^d) (ratio of
@@ -119,6 +121,29 @@ def underfit_errors(sample_sizes, *, p0=(0.2, 0.3, 0.5), n_folds=5, clip=1e-3) -
         out["teacher_train_error"].append(teacher(n))
         out["teacher_test_error"].append(float(np.mean([teacher(int(mt)) for mt in ms])))
     return out
+
+
+def underfit_ace_errors(sample_sizes, *, p0=(0.2, 0.3, 0.5), n_folds=5, clip=1e-3) -> dict:
+    r"""Predicted mean student errors of the ``underfit_ace`` example, leading order
+    (docs/theory.md §5.6), and the teacher errors of :func:`underfit_errors` (same teacher).
+
+    With :math:`W = (1 - \frac1k)\sum_j 1/p_j`, the centred error
+    :math:`E\|C(\hat f - \log p_0)\|^2` is :math:`W/n` for vanilla, cross-fit and enhanced KD
+    (alpha = inf) and :math:`W/\lceil n/2\rceil` for sample splitting, whatever beta, each with
+    remainder :math:`O(n^{-2})`: the tempered teacher :math:`\mathrm{softmax}(\beta\log\hat p)`
+    does not see the shrinkage :math:`1/(1+\lambda)`, so only the sampling error of
+    :math:`\bar y` is left.
+    """
+    out = underfit_errors(sample_sizes, p0=p0, n_folds=n_folds, clip=clip)
+    p = _check_p0(p0)
+    W = (1 - 1 / p.size) * float(np.sum(1 / p))
+    sizes = _sizes(sample_sizes)
+    curves = {"vanilla": [W / n for n in sizes],
+              "sample_split": [W / (n - n // 2) for n in sizes],
+              "crossfit": [W / n for n in sizes],
+              "enhanced": [W / n for n in sizes]}
+    return {**curves, "teacher_train_error": out["teacher_train_error"],
+            "teacher_test_error": out["teacher_test_error"]}
 
 
 # --- overfit and torus: vanilla's Omega(1) level (docs/theory.md §5.2) -----------------------
@@ -318,6 +343,7 @@ def torus_errors(sample_sizes, *, d: int, a=None, c_h=None, amplitude=0.35, n_fo
 # --- wiring to the registry --------------------------------------------------------------------
 
 THEORY_METHODS = {"underfit": ("vanilla", "sample_split", "crossfit", "enhanced", "targeted"),
+                  "underfit_ace": ("vanilla", "sample_split", "crossfit", "enhanced"),
                   "overfit": ("vanilla",),
                   "torus": ("vanilla", "sample_split", "crossfit", "enhanced")}
 """The methods with a theory curve, per example (enhanced: at the default enhanced_alpha = inf;
@@ -329,9 +355,10 @@ def theory_curves(example: str, params: dict, sample_sizes) -> dict:
     (``teacher_train_error``, ``teacher_test_error``) for a registered example's resolved
     parameters; empty where no curve is derived (unknown example, p0 shape, alpha)."""
     alpha = params.get("enhanced_alpha", math.inf)
-    if example == "underfit":
-        out = underfit_errors(sample_sizes, p0=params["p0"], n_folds=params["n_folds"],
-                              clip=params["clip"])
+    if example in ("underfit", "underfit_ace"):
+        errors = underfit_errors if example == "underfit" else underfit_ace_errors
+        out = errors(sample_sizes, p0=params["p0"], n_folds=params["n_folds"],
+                     clip=params["clip"])
     elif example == "overfit":
         from .examples import overfit_f0
 

@@ -1,5 +1,5 @@
 r"""Rate studies of the lower-bound examples: ``overfit`` for d in {1, 2, 4, 8}, ``torus`` for d in
-{1, 2, 5}, and ``underfit``.
+{1, 2, 5}, ``underfit``, and its annealed cross-entropy variant ``underfit_ace``.
 
 Each study is one run of the package CLI (:func:`kdtheory.rates.main`, i.e.
 :func:`kdtheory.montecarlo.run_study` -> :func:`kdtheory.results.summarize` ->
@@ -11,8 +11,9 @@ Each study is one run of the package CLI (:func:`kdtheory.rates.main`, i.e.
 and the sweep adds
 
 * ``slopes.csv``: one row per (study, method) with the fitted and the predicted slope
-  (docs/theory.md §6: vanilla 0 (lower), cross-fit :math:`-4/(4+d)` (upper), enhanced
-  :math:`-\min(1, 8/(4+d))` (upper) on ``overfit``; -1/2, -1/2, -1 on ``underfit``);
+  (docs/theory.md §6: vanilla 0 (lower), cross-fit :math:`-4/(4+d)` (upper), enhanced and
+  targeted :math:`-\min(1, 8/(4+d))` (upper) on ``overfit`` and ``torus``; -1/2, -1/2, -1, -1
+  on ``underfit``; -1 (tight) for every method on ``underfit_ace``);
 * ``slopes_vs_d.png``: the fitted cross-fit and enhanced slopes of ``overfit`` (dots) and
   ``torus`` (squares) against d, with the predicted curves.
 
@@ -42,7 +43,7 @@ from kdtheory import rates
 from kdtheory.results import StudySummary
 
 DIMENSIONS = {"overfit": (1, 2, 4, 8), "torus": (1, 2, 5)}
-EXAMPLES = ("overfit", "torus", "underfit")
+EXAMPLES = ("overfit", "torus", "underfit", "underfit_ace")
 SLOPE_COLUMNS = ("study", "example", "d", "method", "slope", "slope_se", "ci_low", "ci_high",
                  "predicted_slope", "kind", "verdict", "replications", "n_min", "n_max")
 

@@ -11,7 +11,9 @@ from sklearn.linear_model import LogisticRegression
 
 from kdtheory.distill import CrossFitKD, EnhancedKD, VanillaKD
 from kdtheory.losses import AnnealedCrossEntropy
-from kdtheory.students import ConstantStudent, LinearStudent, SoftmaxStudent, _softmax_objective
+from kdtheory.students import (
+    ConstantSoftmaxStudent, ConstantStudent, LinearStudent, SoftmaxStudent, _softmax_objective,
+)
 from kdtheory.teachers import RidgeTeacher
 
 THETA0 = np.array([[1.0, -0.5, 0.0], [0.3, 0.8, -1.2]])  # (d = 2, k = 3) true logit slopes
@@ -142,8 +144,41 @@ def test_bad_ace_and_aggregate_arguments(make, match, error):
 
 
 def test_soft_targets_must_sum_to_one():
-    with pytest.raises(ValueError, match="row 0 sums to 0.5"):
-        SoftmaxStudent().fit(np.zeros((3, 1)), np.full((3, 2), 0.25))
+    for student in (SoftmaxStudent(), ConstantSoftmaxStudent()):
+        with pytest.raises(ValueError, match="row 0 sums to 0.5"):
+            student.fit(np.zeros((3, 1)), np.full((3, 2), 0.25))
+    with pytest.raises(ValueError, match="column 1 has mean"):
+        ConstantSoftmaxStudent().fit(np.zeros((2, 1)), [[1.5, -0.5], [0.9, 0.1]])
+
+
+def test_constant_softmax_student_is_the_cross_entropy_minimiser():
+    """softmax(c_hat) = column means of T (entries may be negative), and c_hat minimises the
+    soft-target cross-entropy over constants (checked against L-BFGS from scipy)."""
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(3)
+    T = softmax(rng.normal(size=(50, 4)), axis=1)
+    T[:5] += np.array([0.3, -0.3, 0.0, 0.0])  # rows still sum to 1, some entries negative
+    student = ConstantSoftmaxStudent().fit(rng.normal(size=(50, 2)), T)
+    np.testing.assert_allclose(softmax(student.coef_), T.mean(axis=0), rtol=1e-13)
+    res = minimize(lambda c: -np.mean(T @ log_softmax(c)), np.zeros(4), method="L-BFGS-B",
+                   options={"gtol": 1e-12, "ftol": 1e-15})
+    np.testing.assert_allclose(res.x - res.x.mean(), student.coef_ - student.coef_.mean(),
+                               atol=1e-6)
+    np.testing.assert_array_equal(student.predict(np.zeros((3, 2))), np.tile(student.coef_, (3, 1)))
+
+
+def test_constant_ace_student_does_not_see_a_uniform_shrinkage():
+    """theory §5.6: with the ridge teacher (every class shrunk by 1/(1+lambda)) the vanilla ACE
+    student's probabilities are the label frequencies, for every beta."""
+    rng = np.random.default_rng(4)
+    labels = rng.choice(3, size=500, p=[0.2, 0.3, 0.5])
+    X = rng.uniform(size=(500, 1))
+    for beta in (1.0, 0.5, 0.2):
+        est = VanillaKD(RidgeTeacher(n_classes=3), ConstantSoftmaxStudent(), loss="ace",
+                        beta=beta).fit(X, labels)
+        np.testing.assert_allclose(est.predict_proba(X[:1])[0], np.bincount(labels) / 500,
+                                   rtol=1e-12)
 
 
 @pytest.mark.parametrize("aggregate", ["mean", "median"])

@@ -114,6 +114,12 @@ API_CASES = {
                ["sample_sizes[0]", "10"]),
     "spec n_folds > n": (lambda: StudySpec.create("underfit", {"n_folds": 60},
                                                   sample_sizes=[50, 100]), ["n_folds", "60"]),
+    "spec enhanced_alpha": (lambda: StudySpec.create("underfit", {"enhanced_alpha": -1.0}),
+                            ["enhanced_alpha", "-1.0"]),
+    "spec enhanced_alpha tune with ACE": (
+        lambda: StudySpec.create("underfit_ace", {"enhanced_alpha": "tune"}),
+        ["enhanced_alpha", "tune", "ace"]),
+    "spec beta": (lambda: StudySpec.create("underfit_ace", {"beta": 1.5}), ["beta", "1.5"]),
     "spec and arguments": (lambda: run_study(StudySpec.create("underfit"), seed=3),
                            ["StudySpec", "not both"]),
     "unknown method": (lambda: EMPTY_STUDY.records_for("distilled"), ["method", "distilled"]),

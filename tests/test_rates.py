@@ -107,6 +107,8 @@ def test_wrong_prediction_gives_inconsistent():
         (["--example", "underfit", "--tolerance", "-1"], "--tolerance"),
         (["--example", "underfit", "--n-min", "100"], "go together"),
         (["--example", "underfit", "--enhanced-alpha", "-2"], "enhanced-alpha"),
+        (["--example", "underfit_ace", "--enhanced-alpha", "tune"], "--enhanced-alpha"),
+        (["--example", "underfit_ace", "--beta", "0"], "--beta"),
         (["--example", "underfit", "--sample-sizes", "1e2,abc"], "sample-sizes"),
         (["--example", "underfit", "--claim", "vanilla"], "--claim"),
         (["--example", "underfit", "--claim", "nope=tight:-0.5"], "unknown method"),
@@ -132,7 +134,7 @@ def test_cli_usage_error_from_a_real_process():
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "python -m kdtheory.rates: error: unknown example 'nope'; choose from "
-        "['overfit', 'torus', 'underfit']"]
+        "['overfit', 'torus', 'underfit', 'underfit_ace']"]
 
 
 @pytest.mark.statistical

@@ -183,3 +183,47 @@ def test_no_curve_for_other_alphas_or_examples():
     params = {"p0": (0.2, 0.3, 0.5), "n_folds": 5, "clip": 1e-3, "enhanced_alpha": 0.5}
     assert "enhanced" not in theory_curves("underfit", params, [100])
     assert theory_curves("nope", params, [100]) == {}
+
+
+@pytest.fixture(scope="module")
+def underfit_ace_study():
+    return run_study("underfit_ace", {"beta": 0.5}, seed=11, sample_sizes=[400, 1600],
+                     n_replications=150, n_jobs=2, progress=False)
+
+
+def test_underfit_ace_curves_match_the_engine(underfit_ace_study):
+    """theory §5.6: every method's centred error within 4 SE + 100/n^2 of W/n (sample
+    splitting W/ceil(n/2)), beta = 0.5, 150 replications; the teacher errors are §5.4's."""
+    study = underfit_ace_study
+    curves = theory_curves("underfit_ace", study.params, study.sample_sizes)
+    W = (1 - 1 / 3) * float(np.sum(1 / P0))
+    assert curves["crossfit"] == [W / n for n in study.sample_sizes]
+    methods = ("vanilla", "sample_split", "crossfit", "enhanced")
+    assert {r["method"] for r in study.records} == set(methods)
+    for name in (*methods, "teacher_train_error", "teacher_test_error"):
+        method = name if name in methods else "crossfit"
+        field = "error" if method == name else name
+        for j, n in enumerate(study.sample_sizes):
+            values = np.array([r[field] for r in study.records_for(method) if r["n"] == n])
+            se = values.std(ddof=1) / math.sqrt(values.size)
+            assert abs(values.mean() - curves[name][j]) <= 4 * se + 100 / n**2, (name, n)
+
+
+def test_underfit_ace_rejects_the_sel_shrinkage_rate(underfit_ace_study):
+    """The ACE student does not see the ridge shrinkage: its registered Theta(1/n) is
+    consistent, SEL's Theta(n^-1/2) claim is inconsistent, and so is SEL's vanilla curve as a
+    prediction of its mean; the bounds (derived for SEL) are NaN, not numbers."""
+    from kdtheory.examples import Prediction
+    from kdtheory.ratefit import ratio_interval, ratio_verdict
+
+    study = underfit_ace_study
+    summary = study.summarize(n_bootstrap=20)
+    assert {m.verdict for m in summary.methods.values()} == {"consistent"}
+    sel = {"vanilla": Prediction(-0.5, "tight")}
+    assert study.summarize(predictions=sel, n_bootstrap=20).methods["vanilla"].verdict \
+        == "inconsistent"
+    m = summary.methods["vanilla"]
+    sel_curve = underfit_errors(m.sample_sizes)["vanilla"]
+    cis = [ratio_interval(e, s, w)[1] for e, s, w in zip(m.mean_error, m.se_error, sel_curve)]
+    assert ratio_verdict(cis) == "inconsistent"
+    assert all(math.isnan(r["bound"]) for r in study.records)
