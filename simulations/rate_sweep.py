@@ -25,6 +25,7 @@ Commands (2 cores, shared machine)::
                                                      # 200 replications)
     python simulations/rate_sweep.py --quick --out /tmp/sweep   # the examples' quick grids
     python simulations/rate_sweep.py --examples torus            # only the torus studies
+    python simulations/rate_sweep.py --targeted-table # reprint the targeted-vs-enhanced table
 
 Cells are independent and seeded by (example, n, replication), so ``--cache-dir`` makes an
 interrupted sweep resume where it stopped, and ``--scheduler tcp://HOST:PORT`` runs them on a
@@ -93,6 +94,34 @@ def slope_rows(name: str, summary: StudySummary) -> list[dict]:
     return rows
 
 
+def targeted_table(summaries: dict) -> str:
+    """Markdown rows comparing enhanced and targeted KD per study (docs/theory.md §10.6): mean
+    and median slopes with 95% CIs, mean and median error at the smallest and largest n, the
+    paired log ratio targeted / enhanced and its win rates, and both verdicts."""
+    def slope(s, ci):
+        return f"{s:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+    lines = ["| study | mean slope | median slope | mean, smallest n | median, smallest n | "
+             "mean, largest n | median, largest n | paired log(tgt / enh), smallest .. largest n "
+             "(fraction targeted wins) | verdicts |", "|" + " --- |" * 9]
+    for name, summary in summaries.items():
+        if "targeted" not in summary.methods:
+            continue
+        e, t = summary.methods["enhanced"], summary.methods["targeted"]
+        pair = next(p for p in summary.paired if (p["a"], p["b"]) == ("targeted", "enhanced"))
+        cells = [name, f"{slope(e.slope, e.ci)} / {slope(t.slope, t.ci)}",
+                 " / ".join(slope(m.quantiles["0.5"]["slope"], m.quantiles["0.5"]["ci"])
+                            for m in (e, t))]
+        for j in (0, -1):
+            cells += [f"{e.mean_error[j]:.2e} / {t.mean_error[j]:.2e}",
+                      f"{e.median_error[j]:.2e} / {t.median_error[j]:.2e}"]
+        ratio, wins = pair["mean_log_ratio"], pair["win_rate"]
+        cells += [f"{ratio[0]:+.2f} .. {ratio[-1]:+.2f} (wins {min(wins):.2f}-{max(wins):.2f})",
+                  f"{e.verdict} / {t.verdict}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def plot_slopes_vs_d(rows: list[dict]):
     r"""Fitted ``overfit`` slopes (95% CI) of cross-fit and enhanced against d, with the
     predicted :math:`-4/(4+d)` and :math:`-\min(1, 8/(4+d))`; returns the Figure."""
@@ -145,6 +174,9 @@ def build_parser():
     p.add_argument("--cache-dir", default=None, help="store finished cells here (resume)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run the cells on this Dask cluster (kdtheory[dask]) instead of joblib")
+    p.add_argument("--targeted-table", action="store_true",
+                   help="print the targeted-vs-enhanced table from the summaries already in "
+                        "--out, and exit (nothing is run)")
     return p
 
 
@@ -154,15 +186,24 @@ def main(argv=None) -> int:
 
     matplotlib.use("Agg")
     os.makedirs(args.out, exist_ok=True)
-    rows, failures = [], 0
+    rows, failures, summaries = [], 0, {}
     studies = [(example, d) for example in args.examples
                for d in ((args.dims or DIMENSIONS[example]) if example in DIMENSIONS
                          else (None,))]
+    if args.targeted_table:
+        for example, d in studies:
+            path = os.path.join(args.out, f"rates_{study_name(example, d)}.json")
+            if os.path.exists(path):
+                with open(path) as fh:
+                    summaries[study_name(example, d)] = StudySummary.from_json(fh.read())
+        print(targeted_table(summaries))
+        return 0
     for example, d in studies:
         summary = run_one(example, d, args.out, quick=args.quick,
                           replications=args.replications, n_jobs=args.n_jobs,
                           seed=args.seed, cache_dir=args.cache_dir, scheduler=args.scheduler)
         failures += summary.failures
+        summaries[study_name(example, d)] = summary
         rows += slope_rows(study_name(example, d), summary)
     with open(os.path.join(args.out, "slopes.csv"), "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=SLOPE_COLUMNS)
@@ -170,6 +211,7 @@ def main(argv=None) -> int:
         writer.writerows(rows)
     plot_slopes_vs_d(rows).savefig(os.path.join(args.out, "slopes_vs_d.png"), dpi=90)
     print(f"rate_sweep: {len(rows)} slopes written to {os.path.join(args.out, 'slopes.csv')}")
+    print("targeted vs enhanced (docs/theory.md §10.6):\n" + targeted_table(summaries))
     return 1 if failures else 0
 
 

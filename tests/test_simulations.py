@@ -32,7 +32,7 @@ def read_csv(path):
         return list(csv.DictReader(fh))
 
 
-def test_rate_sweep_quick(tmp_path):
+def test_rate_sweep_quick(tmp_path, capsys):
     rate_sweep = load("rate_sweep")
     argv = ["--quick", "--examples", "overfit", "underfit", "--dims", "2", "--replications",
             "8", "--n-jobs", "1", "--out", str(tmp_path)]
@@ -48,6 +48,11 @@ def test_rate_sweep_quick(tmp_path):
     assert abs(float(by["overfit_d2", "vanilla"]["slope"])) < 0.05    # Omega(1): flat
     assert float(by["underfit", "enhanced"]["slope"]) < -0.8            # O(1/n)
     assert float(by["underfit", "targeted"]["slope"]) < -0.8            # O(1/n)
+    table = capsys.readouterr().out.split("targeted vs enhanced (docs/theory.md §10.6):\n")[1]
+    assert rate_sweep.main(argv + ["--targeted-table"]) == 0   # reprinted from the JSONs
+    assert capsys.readouterr().out.strip() == table.strip()
+    assert [line.split(" | ")[0] for line in table.strip().splitlines()[2:]] == \
+        ["| overfit_d2", "| underfit"]
     assert float(by["overfit_d2", "crossfit"]["predicted_slope"]) == pytest.approx(-4 / 6)
     assert (tmp_path / "slopes_vs_d.png").exists()
 
