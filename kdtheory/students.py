@@ -254,7 +254,7 @@ class SoftmaxStudent(_StudentBase):
         return X @ self.coef_ + self.intercept_
 
 
-class ConstantSoftmaxStudent(_StudentBase):
+class ConstantSoftmaxStudent(ConstantStudent):
     r"""The constant class :math:`z(x) = c \in \mathbb{R}^k` fit to soft targets by cross-entropy.
 
     Minimises :math:`-\frac1n\sum_i\sum_j T_{ij}\log\mathrm{softmax}(c)_j
@@ -263,7 +263,7 @@ class ConstantSoftmaxStudent(_StudentBase):
     :math:`\mathrm{softmax}(\hat c) = \bar T`: :math:`\hat c = \log\bar T` (the constant
     per class is not identified; this one has :math:`\sum_j e^{\hat c_j} = 1`). It is
     :class:`SoftmaxStudent` without features, in closed form; the ACE student of the
-    ``underfit_ace`` example (docs/theory.md §5.6).
+    ``underfit_ace`` example (docs/theory.md §5.6). ``predict`` returns the scores c.
 
     Attributes
     ----------
@@ -273,14 +273,7 @@ class ConstantSoftmaxStudent(_StudentBase):
     fits_soft_targets = True
 
     def fit(self, X, T):
-        X, T = _check_targets(X, T)
-        _check_soft_targets(T)
-        self.coef_ = np.log(T.mean(axis=0))
-        self.n_outputs_ = T.shape[1]
-        self.n_features_in_ = X.shape[1]
+        _check_soft_targets(_check_targets(X, T)[1])
+        super().fit(X, T)
+        self.coef_ = np.log(self.coef_)
         return self
-
-    def predict(self, X):
-        """The scores c (m, k); softmax(c) are the fitted class probabilities."""
-        X = self._check_predict(X)
-        return np.tile(self.coef_, (X.shape[0], 1))

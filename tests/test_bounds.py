@@ -91,23 +91,28 @@ def test_loss_class_factor_against_sel_loss_radius():
     assert abs(span - constant_radius(n).value) > 0.3 * predicted
 
 
+def _fit_on_underfit(distiller, seed, **kwargs):
+    """A distiller with the ridge teacher and a constant student fit on 300 draws of the
+    underfit model; returns (estimator, one-hot labels, p0 per row)."""
+    from kdtheory.students import ConstantStudent
+    from kdtheory.teachers import RidgeTeacher
+
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(size=(300, 1))
+    labels = rng.choice(3, size=300, p=[0.2, 0.3, 0.5])
+    est = distiller(RidgeTeacher(n_classes=3), ConstantStudent(), n_folds=5, n_classes=3,
+                    random_state=rng, **kwargs).fit(X, labels)
+    return est, np.eye(3)[labels], np.tile([0.2, 0.3, 0.5], (300, 1))
+
+
 def test_gamma_variance_is_the_theorems_fourth_moment_form():
     """gamma_variance = mean_t delta_{n/B}^2 sqrt(mean_{i in S_t} ||gamma_i (y_i - p_i)||^4),
     recomputed from the estimator (alpha = 0.7: gamma is shrunk, both gamma terms > 0)."""
     from kdtheory.distill import EnhancedKD
     from kdtheory.losses import gamma_rule
-    from kdtheory.students import ConstantStudent
     from kdtheory.bounds import bound_terms
-    from kdtheory.teachers import RidgeTeacher
 
-    rng = np.random.default_rng(5)
-    n = 300
-    X = rng.uniform(size=(n, 1))
-    labels = rng.choice(3, size=n, p=[0.2, 0.3, 0.5])
-    y = np.eye(3)[labels]
-    p0 = np.tile([0.2, 0.3, 0.5], (n, 1))
-    est = EnhancedKD(RidgeTeacher(n_classes=3), ConstantStudent(), n_folds=5, n_classes=3,
-                     alpha=0.7, random_state=rng).fit(X, labels)
+    est, y, p0 = _fit_on_underfit(EnhancedKD, 5, alpha=0.7)
     terms = bound_terms("enhanced", est, y, p0, 0.01, {"teacher_test_error4": 0.0}, clip=1e-3)
     p_hat = np.clip(est.teacher_proba_[0], 1e-3, 1)
     roots = []
@@ -125,17 +130,9 @@ def test_targeted_bound_is_enhanceds_at_the_updated_teacher():
     passed in is not used."""
     from kdtheory.bounds import bound_terms
     from kdtheory.distill import TargetedKD
-    from kdtheory.students import ConstantStudent
-    from kdtheory.teachers import RidgeTeacher
 
-    rng = np.random.default_rng(6)
-    n = 300
-    X = rng.uniform(size=(n, 1))
-    labels = rng.choice(3, size=n, p=[0.2, 0.3, 0.5])
-    y = np.eye(3)[labels]
-    p0 = np.tile([0.2, 0.3, 0.5], (n, 1))
-    est = TargetedKD(RidgeTeacher(n_classes=3), ConstantStudent(), n_folds=5, n_classes=3,
-                     random_state=rng).fit(X, labels)
+    est, y, p0 = _fit_on_underfit(TargetedKD, 6)
+    n = y.shape[0]
     terms = bound_terms("targeted", est, y, p0, 0.01, {"teacher_test_error4": 99.0}, clip=1e-3)
     p_star = np.clip(est.targeted_proba_[0], 1e-3, 1)
     roots = [np.sqrt(np.mean(np.sum(((y[rows] - p_star[rows]) / p_star[rows]) ** 2, axis=1) ** 2))
