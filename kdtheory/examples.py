@@ -59,12 +59,14 @@ class Example:
         example's own, e.g. ``d``).
     sample : callable (n, params, rng) -> (X, labels)
     p0 : callable (X, params) -> (n, k) Bayes probabilities
-    f0 : callable (params) -> (k,) the best constant student under SEL
+    f0 : callable (params) -> (k,) the best constant student (SEL; under ACE its centred
+        logits)
     make_teacher : callable (params) -> sklearn-style teacher
     predictions : callable (params) -> {method: Prediction}
     min_n : int
         Smallest sample size the example accepts.
     sample_sizes, replications : default grid; quick_sample_sizes, quick_replications : --quick grid
+    validate, check_sizes, cell_cost, methods, loss : optional, documented below
     """
 
     name: str
