@@ -128,11 +128,11 @@ def check_clip(clip) -> float:
     return float(clip)
 
 
-def check_alpha(alpha) -> float:
+def check_alpha(alpha, name: str = "alpha") -> float:
     """The gamma-correction parameter: a number in [0, inf]."""
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or np.isnan(alpha) \
             or alpha < 0:
-        raise ValueError(f"alpha must be a number in [0, inf], got {_describe(alpha)}")
+        raise ValueError(f"{name} must be a number in [0, inf], got {_describe(alpha)}")
     return float(alpha)
 
 

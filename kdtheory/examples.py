@@ -127,10 +127,7 @@ class Example:
                              f"criterion; example {self.name!r} distils with {self.loss!r}: "
                              f"give a number in [0, inf]")
         if alpha != "tune":
-            try:
-                out["enhanced_alpha"] = check_alpha(alpha)
-            except ValueError as exc:
-                raise ValueError(f"enhanced_alpha {str(exc).split(' ', 1)[1]}") from None
+            out["enhanced_alpha"] = check_alpha(alpha, "enhanced_alpha")
         return self.validate(out)
 
     def student_error(self, estimator, params) -> float:
@@ -151,9 +148,20 @@ EXAMPLES: dict[str, Example] = {}
 
 
 def register(example: Example) -> Example:
+    """Add an example to :data:`EXAMPLES`; its name and id must be new, its methods known, and
+    an ACE example must leave out targeted KD (derived for SEL only)."""
     if example.name in EXAMPLES or any(
             e.example_id == example.example_id for e in EXAMPLES.values()):
         raise ValueError(f"example {example.name!r} (id {example.example_id}) already registered")
+    if not example.methods or not set(example.methods) <= set(METHODS):
+        raise ValueError(f"example {example.name!r}: methods must be a non-empty subset of "
+                         f"{METHODS}, got {example.methods}")
+    if example.loss not in ("sel", "ace"):
+        raise ValueError(f"example {example.name!r}: loss must be 'sel' or 'ace', got "
+                         f"{example.loss!r}")
+    if example.loss == "ace" and "targeted" in example.methods:
+        raise ValueError(f"example {example.name!r}: targeted KD is derived for SEL only; leave "
+                         f"it out of the methods of an ACE example")
     EXAMPLES[example.name] = example
     return example
 
@@ -238,7 +246,8 @@ register(Example(
     description="The underfit example distilled with the annealed cross-entropy (inverse "
                 "temperature beta) into a constant softmax student: the ridge teacher's "
                 "uniform shrinkage cancels in softmax(beta log p_hat) (docs/theory.md §5.6).",
-    defaults={**_COMMON, "p0": (0.2, 0.3, 0.5), "beta": 1.0},
+    # beta = 1 would make vanilla, cross-fit and enhanced KD coincide (docs/theory.md §5.6)
+    defaults={**_COMMON, "p0": (0.2, 0.3, 0.5), "beta": 0.5},
     sample=_underfit_sample,
     p0=_underfit_p0,
     f0=lambda params: np.log(params["p0"]) - np.mean(np.log(params["p0"])),

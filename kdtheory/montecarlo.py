@@ -91,15 +91,17 @@ def run_cell(spec: StudySpec, n: int, replication: int) -> list:
     halves = make_folds(n, 2, random_state=fold_rng)
     kw = {"clip": params["clip"], "n_classes": k}
     cross = {"n_folds": params["n_folds"], **kw}
-    loss = example.distiller_options(params)  # the SEL default, or loss="ace" with its beta
+    options = example.distiller_options(params)  # {} (SEL), or loss="ace" with its beta
     estimators = {
-        "vanilla": VanillaKD(teacher, student, alpha=0.0, **kw, **loss),
-        "sample_split": SampleSplitKD(teacher, student, alpha=0.0, **kw, **loss),
-        "crossfit": CrossFitKD(teacher, student, alpha=0.0, **cross, **loss),
+        "vanilla": VanillaKD(teacher, student, alpha=0.0, **kw, **options),
+        "sample_split": SampleSplitKD(teacher, student, alpha=0.0, **kw, **options),
+        "crossfit": CrossFitKD(teacher, student, alpha=0.0, **cross, **options),
         "enhanced": EnhancedKD(teacher, student, alpha=params["enhanced_alpha"],
-                               random_state=np.random.default_rng(learner_ss), **cross, **loss),
-        "targeted": TargetedKD(teacher, student, **cross),  # derived for SEL only
+                               random_state=np.random.default_rng(learner_ss), **cross,
+                               **options),
     }
+    if "targeted" in example.methods:  # SEL examples only (register checks it)
+        estimators["targeted"] = TargetedKD(teacher, student, **cross)
     method_folds = {"vanilla": None, "sample_split": halves, "crossfit": folds, "enhanced": folds,
                     "targeted": folds}
     p_vanilla, _, t_vanilla = _timed_teacher(

@@ -45,6 +45,10 @@ PAIRS = (("crossfit", "sample_split"), ("enhanced", "crossfit"), ("crossfit", "v
          ("targeted", "enhanced"))
 """Paired comparisons a summary reports: log(err_a / err_b) per replication, same data."""
 
+TIE = 1e-9
+"""Paired errors whose log ratio is within this of 0 differ only by rounding: a tie (two methods
+that coincide, e.g. cross-fit and vanilla ACE at beta = 1, must not "win" half the time)."""
+
 STATISTICS = ("auto", "mean", *(str(q) for q in QUANTILES))
 TEACHER_FIELDS = ("teacher_train_error", "teacher_test_error", "teacher_test_error4")
 _BOOTSTRAP_KEY = 0xB007
@@ -337,7 +341,8 @@ def _curve_theory(sizes, grid, curve, stats, band, weights_from):
 def paired_comparison(records_a, records_b, sample_sizes, alpha=0.05) -> dict | None:
     r"""Per n, the mean of :math:`\log(e_a/e_b)` over replications that both methods finished,
     its (1 - alpha) t interval (R - 1 degrees of freedom) and the fraction with
-    :math:`e_a < e_b`. Sizes with fewer than 2 pairs are left out; None if none is left."""
+    :math:`e_a < e_b`, a tie (:math:`|\log(e_a/e_b)| \le` :data:`TIE`, rounding) counting one
+    half. Sizes with fewer than 2 pairs are left out; None if none is left."""
     from scipy import stats
 
     a = {(r["n"], r["replication"]): r["error"] for r in records_a}
@@ -353,7 +358,7 @@ def paired_comparison(records_a, records_b, sample_sizes, alpha=0.05) -> dict | 
         out["sample_sizes"].append(int(n))
         out["mean_log_ratio"].append(mean)
         out["ci"].append([mean - q * se, mean + q * se])
-        out["win_rate"].append(float(np.mean(logs < 0)))
+        out["win_rate"].append(float(np.mean(logs < -TIE) + 0.5 * np.mean(np.abs(logs) <= TIE)))
     return out if out["sample_sizes"] else None
 
 

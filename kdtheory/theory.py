@@ -92,22 +92,16 @@ def underfit_errors(sample_sizes, *, p0=(0.2, 0.3, 0.5), n_folds=5, clip=1e-3) -
 
     Returns
     -------
-    dict {name: list of float per n} with the four method names and the two teacher errors.
+    dict {name: list of float per n} with the five method names and the two teacher errors.
     """
     p = _check_p0(p0)
     n_folds = check_int(n_folds, "n_folds", minimum=2)
     clip = check_clip(clip)
     k, V = p.size, float(np.sum((1 - p) / p))
-    out = {key: [] for key in ("vanilla", "sample_split", "crossfit", "enhanced", "targeted",
-                               "teacher_train_error", "teacher_test_error")}
-
-    def teacher(m):
-        lam = m ** -0.25
-        return float((lam / (1 + lam)) ** 2 * p @ p + np.sum(p * (1 - p)) / (m * (1 + lam) ** 2))
-
-    for n in _sizes(sample_sizes):
-        if n < n_folds:
-            raise ValueError(f"sample size {n} is below n_folds = {n_folds}")
+    sizes = _sizes(sample_sizes)
+    teacher = _ridge_teacher_errors(sizes, p, n_folds)
+    out = {key: [] for key in ("vanilla", "sample_split", "crossfit", "enhanced", "targeted")}
+    for n in sizes:
         ms = fold_train_sizes(n, n_folds)
         m = float(ms.mean())
         lam = m ** -0.25
@@ -118,9 +112,23 @@ def underfit_errors(sample_sizes, *, p0=(0.2, 0.3, 0.5), n_folds=5, clip=1e-3) -
         out["enhanced"].append(float(np.sum((1 - p) / (n * p)
                                             + (c_prime + (0.5 + lam) * (1 - p) / (m * p)) ** 2)))
         out["targeted"].append(V / n)
-        out["teacher_train_error"].append(teacher(n))
-        out["teacher_test_error"].append(float(np.mean([teacher(int(mt)) for mt in ms])))
-    return out
+    return {**out, **teacher}
+
+
+def _ridge_teacher_errors(sizes, p, n_folds) -> dict:
+    """The ridge teacher's training-point and held-out errors per n (exact, §5.4); also checks
+    that every n has at least n_folds points."""
+    def error(m):
+        lam = m ** -0.25
+        return float((lam / (1 + lam)) ** 2 * p @ p + np.sum(p * (1 - p)) / (m * (1 + lam) ** 2))
+
+    for n in sizes:
+        if n < n_folds:
+            raise ValueError(f"sample size {n} is below n_folds = {n_folds}")
+    return {"teacher_train_error": [error(n) for n in sizes],
+            "teacher_test_error": [float(np.mean([error(int(m))
+                                                  for m in fold_train_sizes(n, n_folds)]))
+                                   for n in sizes]}
 
 
 def underfit_ace_errors(sample_sizes, *, p0=(0.2, 0.3, 0.5), n_folds=5, clip=1e-3) -> dict:
@@ -134,16 +142,14 @@ def underfit_ace_errors(sample_sizes, *, p0=(0.2, 0.3, 0.5), n_folds=5, clip=1e-
     does not see the shrinkage :math:`1/(1+\lambda)`, so only the sampling error of
     :math:`\bar y` is left.
     """
-    out = underfit_errors(sample_sizes, p0=p0, n_folds=n_folds, clip=clip)
     p = _check_p0(p0)
+    n_folds = check_int(n_folds, "n_folds", minimum=2)
+    check_clip(clip)
     W = (1 - 1 / p.size) * float(np.sum(1 / p))
     sizes = _sizes(sample_sizes)
-    curves = {"vanilla": [W / n for n in sizes],
-              "sample_split": [W / (n - n // 2) for n in sizes],
-              "crossfit": [W / n for n in sizes],
-              "enhanced": [W / n for n in sizes]}
-    return {**curves, "teacher_train_error": out["teacher_train_error"],
-            "teacher_test_error": out["teacher_test_error"]}
+    teacher = _ridge_teacher_errors(sizes, p, n_folds)
+    return {"vanilla": [W / n for n in sizes], "sample_split": [W / (n - n // 2) for n in sizes],
+            "crossfit": [W / n for n in sizes], "enhanced": [W / n for n in sizes], **teacher}
 
 
 # --- overfit and torus: vanilla's Omega(1) level (docs/theory.md §5.2) -----------------------
@@ -341,13 +347,6 @@ def torus_errors(sample_sizes, *, d: int, a=None, c_h=None, amplitude=0.35, n_fo
 
 
 # --- wiring to the registry --------------------------------------------------------------------
-
-THEORY_METHODS = {"underfit": ("vanilla", "sample_split", "crossfit", "enhanced", "targeted"),
-                  "underfit_ace": ("vanilla", "sample_split", "crossfit", "enhanced"),
-                  "overfit": ("vanilla",),
-                  "torus": ("vanilla", "sample_split", "crossfit", "enhanced")}
-"""The methods with a theory curve, per example (enhanced: at the default enhanced_alpha = inf;
-other alphas have no curve)."""
 
 
 def theory_curves(example: str, params: dict, sample_sizes) -> dict:

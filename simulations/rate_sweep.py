@@ -97,18 +97,20 @@ def slope_rows(name: str, summary: StudySummary) -> list[dict]:
 def targeted_table(summaries: dict) -> str:
     """Markdown rows comparing enhanced and targeted KD per study (docs/theory.md §10.6): mean
     and median slopes with 95% CIs, mean and median error at the smallest and largest n, the
-    paired log ratio targeted / enhanced and its win rates, and both verdicts."""
+    range over n of the paired mean log ratio targeted / enhanced and of targeted's win rate,
+    and both verdicts. Studies without both methods are skipped."""
     def slope(s, ci):
         return f"{s:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
 
     lines = ["| study | mean slope | median slope | mean, smallest n | median, smallest n | "
-             "mean, largest n | median, largest n | paired log(tgt / enh), smallest .. largest n "
+             "mean, largest n | median, largest n | paired mean log(tgt / enh), min .. max over n "
              "(fraction targeted wins) | verdicts |", "|" + " --- |" * 9]
     for name, summary in summaries.items():
-        if "targeted" not in summary.methods:
+        pairs = [p for p in summary.paired if (p["a"], p["b"]) == ("targeted", "enhanced")]
+        if not pairs:
             continue
         e, t = summary.methods["enhanced"], summary.methods["targeted"]
-        pair = next(p for p in summary.paired if (p["a"], p["b"]) == ("targeted", "enhanced"))
+        pair = pairs[0]
         cells = [name, f"{slope(e.slope, e.ci)} / {slope(t.slope, t.ci)}",
                  " / ".join(slope(m.quantiles["0.5"]["slope"], m.quantiles["0.5"]["ci"])
                             for m in (e, t))]
@@ -116,7 +118,7 @@ def targeted_table(summaries: dict) -> str:
             cells += [f"{e.mean_error[j]:.2e} / {t.mean_error[j]:.2e}",
                       f"{e.median_error[j]:.2e} / {t.median_error[j]:.2e}"]
         ratio, wins = pair["mean_log_ratio"], pair["win_rate"]
-        cells += [f"{ratio[0]:+.2f} .. {ratio[-1]:+.2f} (wins {min(wins):.2f}-{max(wins):.2f})",
+        cells += [f"{min(ratio):+.2f} .. {max(ratio):+.2f} (wins {min(wins):.2f}-{max(wins):.2f})",
                   f"{e.verdict} / {t.verdict}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -196,6 +198,9 @@ def main(argv=None) -> int:
             if os.path.exists(path):
                 with open(path) as fh:
                     summaries[study_name(example, d)] = StudySummary.from_json(fh.read())
+        if not summaries:
+            print(f"rate_sweep: no rates_*.json of these studies in {args.out}", file=sys.stderr)
+            return 2
         print(targeted_table(summaries))
         return 0
     for example, d in studies:

@@ -113,3 +113,23 @@ def test_targeted_needs_a_student_with_features():
         TargetedKD(RidgeTeacher(), RegressorStudent(RandomForestRegressor())).fit(X, labels)
     with pytest.raises(ValueError, match="class 2"):
         targeted_update(np.full((4, 3), 0.3), np.eye(3)[[0, 1, 0, 1]], np.ones((4, 1)))
+
+
+def test_targeted_update_is_bitwise_the_same_under_any_thread_count():
+    """The Newton sums avoid BLAS (np.einsum), whose threaded reductions round differently with
+    the thread count, so rate-study records do not depend on the backend's thread cap (at this
+    n, BLAS's phi.T @ v differs in the last bits between 1 and 2 threads)."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(8)
+    n = 400_000
+    p = rng.uniform(0.05, 0.95, size=(n, 2))
+    p /= p.sum(axis=1, keepdims=True)
+    y = np.eye(2)[(rng.uniform(size=n) < p[:, 1]).astype(int)]
+    phi = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    results = []
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            results.append(targeted_update(p, y, phi))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
