@@ -10,7 +10,8 @@ Each theorem bounds the student error :math:`\|\hat f - f_0\|^2` up to constants
 
 * targeted: enhanced's bound at alpha = inf with :math:`\hat p` replaced by the updated teacher
   :math:`p^*` (the targeted student is the one-step estimate at :math:`p^*`, docs/theory.md
-  §10.6): :math:`1/n + \|p^* - p_0\|_4^4 + \delta_{n/B}^2` + gamma variance;
+  §10.6): :math:`1/n + \|p^* - p_0\|_4^4 + \delta_{n/B}^2` + gamma variance. A heuristic:
+  :math:`p^*` is fit on all n labels, so it is not a cross-fit nuisance (docs/theory.md §6);
 
 :math:`\delta` is that of the loss-difference class (:func:`loss_class_factor`).
 

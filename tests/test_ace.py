@@ -192,3 +192,25 @@ def test_repeated_crossfit_aggregates_the_students(aggregate):
     expected = np.median(coefs, axis=0) if aggregate == "median" else coefs.mean(axis=0)
     np.testing.assert_allclose(est.decision_function(X[:2]), np.tile(expected, (2, 1)),
                                rtol=1e-14)
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"name": "underfit"}, "already registered"),
+    ({"methods": ("vanilla", "distilled")}, "subset"),
+    ({"methods": ()}, "subset"),
+    ({"loss": "kl"}, "loss"),
+    ({"methods": ("vanilla", "targeted")}, "SEL only"),
+])
+def test_register_refuses_inconsistent_examples(change, match):
+    """An example's name and id must be new, its methods known, and an ACE example may not ask
+    for targeted KD (derived for SEL); nothing is registered on refusal."""
+    import dataclasses
+
+    from kdtheory.examples import EXAMPLES, get_example, register
+
+    before = dict(EXAMPLES)
+    example = dataclasses.replace(get_example("underfit_ace"),
+                                  **{"name": "copy", "example_id": 99, **change})
+    with pytest.raises(ValueError, match=match):
+        register(example)
+    assert dict(EXAMPLES) == before
