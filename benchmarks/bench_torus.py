@@ -1,7 +1,7 @@
 """The periodic teacher (boxsize=1) against the Euclidean one and against periodic peers.
 
     python benchmarks/bench_torus.py [--d 1 2 5] [--n 10000 100000] [--max-peer-pairs 3e8]
-        [--skip-peers]
+        [--skip-peers] [--baseline REV]
 
 Setting as in bench_nadaraya_watson.py (X, queries ~ U[0,1)^d, n = m, binary labels, singular
 kernel, a = d/4, h = n^(-1/(4+d)), the same h for both geometries), side by side in one run,
@@ -15,6 +15,9 @@ each (implementation, d, n) in a fresh process (median of 3 runs, 1 at n = 1e5):
   each face (ghost images, coordinate by coordinate: 1 + 2h times more points per coordinate)
   and runs radius_neighbors_graph on them; h < 1/2 makes every neighbour image unique.
 
+``--baseline REV`` adds ``kdtheory@REV`` and ``kdtheory_torus@REV``: the two teachers as committed
+at git revision REV (``git archive`` into a temporary directory), measured in the same run
+("time / euclid" and "time / torus" stay relative to the working tree's rows).
 "pairs within h" counts minimum-image pairs (torus rows) or Euclidean pairs (Euclidean row);
 "time / pair bound" divides by pairs x 3.8 ns as in RESULTS.md. A peer whose work would exceed
 ``--max-peer-pairs`` is extrapolated from n = 1e4 by the pair count ("~"). "max |dp|" is the
@@ -36,6 +39,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the package
+from _machine import extract as _extract  # noqa: E402
 from bench_nadaraya_watson import (  # noqa: E402
     NS_PER_PAIR, _data, _load, _singular_sums, measure)
 
@@ -83,6 +87,11 @@ def run_sklearn_ghost_torus(X, y, Q, h, a):
 
 
 def worker(impl, d, n, reps, out_path):
+    if impl.endswith("@baseline"):
+        sys.path.insert(0, os.environ["KDT_BASELINE_PATH"])  # before the working tree
+        for name in [m for m in sys.modules if m == "kdtheory" or m.startswith("kdtheory.")]:
+            del sys.modules[name]
+        impl = impl.split("@")[0]
     X, y, Q = _data(d, n)
     h, a = n ** (-1 / (4 + d)), d / 4
     fn = globals()[f"run_{impl}"]
@@ -104,11 +113,17 @@ def main(argv=None):
     parser.add_argument("--n", type=int, nargs="+", default=[10**4, 10**5])
     parser.add_argument("--max-peer-pairs", type=float, default=3e8)
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--baseline", metavar="REV", help="also time both teachers at git REV")
     args = parser.parse_args(argv)
-    impls = IMPLS[:2] if args.skip_peers else IMPLS
+    impls = IMPLS[:2] if args.skip_peers else list(IMPLS)
+    env = None
+    if args.baseline:
+        impls[2:2] = ["kdtheory@baseline", "kdtheory_torus@baseline"]
+        env = dict(os.environ, KDT_BASELINE_PATH=_extract(args.baseline))
     tmp = tempfile.mkdtemp(prefix="kdt-torus-")
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, python "
-          f"{sys.version.split()[0]}, load {_load():.2f}")
+          f"{sys.version.split()[0]}, load {_load():.2f}"
+          + (f", baseline = {args.baseline}" if args.baseline else ""))
     print("| d | n = m | implementation | median s | peak extra MiB | time / euclid | "
           "time / torus | pairs within h | time / pair bound | max abs dp | load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -118,9 +133,10 @@ def main(argv=None):
             pairs = {None: count_pairs(d, n, None), 1.0: count_pairs(d, n, 1.0)}
             secs, ref = {}, None
             for impl in impls:
-                npair = pairs[None if impl == "kdtheory" else 1.0]
+                ours = impl.startswith("kdtheory")
+                npair = pairs[None if impl.split("@")[0] == "kdtheory" else 1.0]
                 mark, dp = "", ""
-                if (impl not in IMPLS[:2] and npair * 5 > args.max_peer_pairs and n > 10**4
+                if (not ours and npair * 5 > args.max_peer_pairs and n > 10**4
                         and impl in at_1e4):
                     rec = dict(seconds=at_1e4[impl][0] * npair / at_1e4[impl][1],
                                peak_mib=float("nan"))
@@ -129,18 +145,19 @@ def main(argv=None):
                     path = os.path.join(tmp, f"{impl}-{d}-{n}.npy")
                     out = subprocess.run([sys.executable, __file__, "--worker", impl, str(d),
                                           str(n), "1" if n >= 10**5 else "3", path],
-                                         capture_output=True, text=True, check=True)
+                                         capture_output=True, text=True, check=True, env=env)
                     rec = json.loads(out.stdout.strip().splitlines()[-1])
                     p = np.load(path)
                     if impl == "kdtheory_torus":
                         ref = p
-                    elif impl != "kdtheory" and ref is not None:
+                    elif impl.split("@")[0] != "kdtheory" and ref is not None:
                         dp = f"{np.abs(p - ref).max():.1e}"
                 if n == 10**4:
                     at_1e4[impl] = (rec["seconds"], npair)
                 secs[impl] = rec["seconds"]
                 torus = secs.get("kdtheory_torus", float("nan"))
-                print(f"| {d} | {n:.0e} | {impl} | {mark}{rec['seconds']:.3g} | "
+                name = impl.replace("@baseline", f"@{args.baseline}")
+                print(f"| {d} | {n:.0e} | {name} | {mark}{rec['seconds']:.3g} | "
                       f"{rec['peak_mib']:.0f} | {mark}{rec['seconds'] / secs['kdtheory']:.2f} | "
                       f"{mark}{rec['seconds'] / torus:.2f} | {npair:.2e} | "
                       f"{rec['seconds'] / (npair * NS_PER_PAIR):.2f} | {dp} | {_load():.1f} |",

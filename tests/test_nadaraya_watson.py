@@ -19,6 +19,8 @@ from kdtheory.teachers import nadaraya_watson as nw  # noqa: E402
 
 # _TREE_MIN_D values forcing each index: the k-d tree for every d, the default, columns for every d
 INDEX_CHOICES = [1, nw._TREE_MIN_D, 99]
+# k-d tree leaf sizes for the hypothesis problems (n <= 60: the default alone gives one leaf)
+LEAF_CHOICES = [2, 5, nw._LEAF_SIZE]
 
 
 @st.composite
@@ -44,13 +46,15 @@ def problems(draw):
         min_neighbors=draw(st.integers(1, 8)),
         n_classes=k,
     )
-    return X, labels, Xq, params, draw(st.sampled_from(INDEX_CHOICES))
+    return (X, labels, Xq, params, draw(st.sampled_from(INDEX_CHOICES)),
+            draw(st.sampled_from(LEAF_CHOICES)))
 
 
 def _check_against_brute_force(problem):
     """The teacher (with the drawn index) equals the NumPy brute force to 1e-12."""
-    X, labels, Xq, params, tree_min_d = problem
-    with mock.patch.object(nw, "_TREE_MIN_D", tree_min_d):
+    X, labels, Xq, params, tree_min_d, leaf_size = problem
+    with mock.patch.object(nw, "_TREE_MIN_D", tree_min_d), \
+            mock.patch.object(nw, "_LEAF_SIZE", leaf_size):
         teacher = NadarayaWatsonTeacher(**params).fit(X, labels)
         proba = teacher.predict_proba(Xq)
     expected, n_fallback = nw_predict_proba(
@@ -289,13 +293,14 @@ def torus_problems(draw):
         n_classes=k,
         boxsize=box,
     )
-    return X, labels, Xq, params, draw(st.sampled_from(INDEX_CHOICES))
+    return (X, labels, Xq, params, draw(st.sampled_from(INDEX_CHOICES)),
+            draw(st.sampled_from(LEAF_CHOICES)))
 
 
 @settings(deadline=None, max_examples=300)
 @given(torus_problems())
 def test_torus_matches_minimum_image_brute_force(problem):
-    X, _, Xq, params, _ = problem
+    X, _, Xq, params, _, _ = problem
     assert params["boxsize"] is not None
     teacher = _check_against_brute_force(problem)
     if params["kernel"] == "singular":
@@ -307,9 +312,10 @@ def test_torus_matches_minimum_image_brute_force(problem):
 @given(torus_problems())
 def test_torus_matches_ckdtree_boxsize(problem):
     """An independent implementation of the minimum image: scipy's cKDTree(boxsize=L)."""
-    X, labels, Xq, params, tree_min_d = problem
+    X, labels, Xq, params, tree_min_d, leaf_size = problem
     fallback = "prior" if params["fallback"] == "grow" else params["fallback"]
-    with mock.patch.object(nw, "_TREE_MIN_D", tree_min_d):
+    with mock.patch.object(nw, "_TREE_MIN_D", tree_min_d), \
+            mock.patch.object(nw, "_LEAF_SIZE", leaf_size):
         teacher = NadarayaWatsonTeacher(**dict(params, fallback=fallback)).fit(X, labels)
         proba = teacher.predict_proba(Xq)
     r2 = _reference.sq_dists(Xq, X, params["boxsize"])
