@@ -19,10 +19,11 @@ and the sweep adds
 
 Commands (2 cores, shared machine)::
 
-    python simulations/rate_sweep.py                 # full size, 263 s measured: the
-                                                     # example grids (overfit: n = 500..32000,
-                                                     # 40 replications; underfit: n = 300..10^5,
-                                                     # 200 replications)
+    python simulations/rate_sweep.py                 # full size, 567 s of study measured
+                                                     # (9 studies, load ~2): the example grids
+                                                     # (overfit, torus: n = 500..32000, 40
+                                                     # replications; underfit, underfit_ace:
+                                                     # n = 300..10^5, 200 replications)
     python simulations/rate_sweep.py --quick --out /tmp/sweep   # the examples' quick grids
     python simulations/rate_sweep.py --examples torus            # only the torus studies
     python simulations/rate_sweep.py --targeted-table # reprint the targeted-vs-enhanced table
