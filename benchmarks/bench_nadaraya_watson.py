@@ -98,25 +98,28 @@ def worker(impl, d, n, reps):
     X, y, Q = _data(d, n)
     h, a = n ** (-1 / (4 + d)), d / 4
     fn = globals()[f"run_{impl}"]
-    seconds, peak, p = measure(fn, (*_data(d, 200), 200 ** (-1 / (4 + d)), a),
+    seconds, peak, p, _ = measure(fn, (*_data(d, 200), 200 ** (-1 / (4 + d)), a),
                                (X, y, Q, h, a), reps)
     print(json.dumps(dict(impl=impl, d=d, n=n, seconds=seconds, peak_mib=peak,
                           checksum=float(np.nansum(p)))))
 
 
 def measure(fn, warm_args, args, reps):
-    """(median seconds, peak extra MiB, last result) of ``fn(*args)`` over ``reps`` runs,
-    after one warm-up call ``fn(*warm_args)`` (compiled code and imports loaded)."""
+    """(median seconds, peak extra MiB, last result, median CPU seconds of this process) of
+    ``fn(*args)`` over ``reps`` runs, after one warm-up call ``fn(*warm_args)`` (compiled code
+    and imports loaded). The CPU seconds (all threads) are disturbed less by other jobs on the
+    machine than the wall time."""
     fn(*warm_args)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset the peak RSS (VmHWM)
     base = _rss_mib("VmRSS:")
-    times = []
+    times, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         p = fn(*args)
         times.append(time.perf_counter() - t0)
-    return float(np.median(times)), _rss_mib("VmHWM:") - base, p
+        cpu.append(time.process_time() - c0)
+    return float(np.median(times)), _rss_mib("VmHWM:") - base, p, float(np.median(cpu))
 
 
 def _spawn(*args, env=None):

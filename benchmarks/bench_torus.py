@@ -5,7 +5,8 @@
 
 Setting as in bench_nadaraya_watson.py (X, queries ~ U[0,1)^d, n = m, binary labels, singular
 kernel, a = d/4, h = n^(-1/(4+d)), the same h for both geometries), side by side in one run,
-each (implementation, d, n) in a fresh process (median of 3 runs, 1 at n = 1e5):
+each (implementation, d, n) in a fresh process (median of 9 runs for the kdtheory rows, 3 at
+n = 1e5; peers 3 runs, 1 at n = 1e5):
 
 - ``kdtheory``: NadarayaWatsonTeacher (Euclidean, the reference for "time / euclid");
 - ``kdtheory_torus``: NadarayaWatsonTeacher(boxsize=1.0);
@@ -22,7 +23,9 @@ at git revision REV (``git archive`` into a temporary directory), measured in th
 "time / pair bound" divides by pairs x 3.8 ns as in RESULTS.md. A peer whose work would exceed
 ``--max-peer-pairs`` is extrapolated from n = 1e4 by the pair count ("~"). "max |dp|" is the
 largest difference from kdtheory_torus's probabilities (same data): the peers compute the same
-estimator. The last column is the 1-minute load average when the row finished.
+estimator. "CPU s" is the median CPU time of the worker process (all its threads; less
+disturbed by other jobs than the wall time). The last column is the 1-minute load average when
+the row finished.
 """
 
 from __future__ import annotations
@@ -95,9 +98,9 @@ def worker(impl, d, n, reps, out_path):
     X, y, Q = _data(d, n)
     h, a = n ** (-1 / (4 + d)), d / 4
     fn = globals()[f"run_{impl}"]
-    seconds, peak, p = measure(fn, (*_data(d, 200), 0.45, a), (X, y, Q, h, a), reps)
+    seconds, peak, p, cpu = measure(fn, (*_data(d, 200), 0.45, a), (X, y, Q, h, a), reps)
     np.save(out_path, p)
-    print(json.dumps(dict(seconds=seconds, peak_mib=peak)))
+    print(json.dumps(dict(seconds=seconds, peak_mib=peak, cpu=cpu)))
 
 
 def count_pairs(d, n, box):
@@ -124,14 +127,14 @@ def main(argv=None):
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, python "
           f"{sys.version.split()[0]}, load {_load():.2f}"
           + (f", baseline = {args.baseline}" if args.baseline else ""))
-    print("| d | n = m | implementation | median s | peak extra MiB | time / euclid | "
-          "time / torus | pairs within h | time / pair bound | max abs dp | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| d | n = m | implementation | median s | CPU s | peak extra MiB | time / euclid | "
+          "CPU / euclid | time / torus | pairs within h | time / pair bound | max abs dp | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for d in args.d:
         at_1e4 = {}
         for n in args.n:
             pairs = {None: count_pairs(d, n, None), 1.0: count_pairs(d, n, 1.0)}
-            secs, ref = {}, None
+            secs, cpus, ref = {}, {}, None
             for impl in impls:
                 ours = impl.startswith("kdtheory")
                 npair = pairs[None if impl.split("@")[0] == "kdtheory" else 1.0]
@@ -139,12 +142,14 @@ def main(argv=None):
                 if (not ours and npair * 5 > args.max_peer_pairs and n > 10**4
                         and impl in at_1e4):
                     rec = dict(seconds=at_1e4[impl][0] * npair / at_1e4[impl][1],
+                               cpu=at_1e4[impl][2] * npair / at_1e4[impl][1],
                                peak_mib=float("nan"))
                     mark = "~"
                 else:
                     path = os.path.join(tmp, f"{impl}-{d}-{n}.npy")
+                    reps = 9 if ours and n <= 10**4 else 3 if ours or n <= 10**4 else 1
                     out = subprocess.run([sys.executable, __file__, "--worker", impl, str(d),
-                                          str(n), "1" if n >= 10**5 else "3", path],
+                                          str(n), str(reps), path],
                                          capture_output=True, text=True, check=True, env=env)
                     rec = json.loads(out.stdout.strip().splitlines()[-1])
                     p = np.load(path)
@@ -153,12 +158,14 @@ def main(argv=None):
                     elif impl.split("@")[0] != "kdtheory" and ref is not None:
                         dp = f"{np.abs(p - ref).max():.1e}"
                 if n == 10**4:
-                    at_1e4[impl] = (rec["seconds"], npair)
-                secs[impl] = rec["seconds"]
+                    at_1e4[impl] = (rec["seconds"], npair, rec["cpu"])
+                secs[impl], cpus[impl] = rec["seconds"], rec["cpu"]
                 torus = secs.get("kdtheory_torus", float("nan"))
                 name = impl.replace("@baseline", f"@{args.baseline}")
                 print(f"| {d} | {n:.0e} | {name} | {mark}{rec['seconds']:.3g} | "
-                      f"{rec['peak_mib']:.0f} | {mark}{rec['seconds'] / secs['kdtheory']:.2f} | "
+                      f"{mark}{rec['cpu']:.3g} | {rec['peak_mib']:.0f} | "
+                      f"{mark}{rec['seconds'] / secs['kdtheory']:.2f} | "
+                      f"{mark}{rec['cpu'] / cpus['kdtheory']:.2f} | "
                       f"{mark}{rec['seconds'] / torus:.2f} | {npair:.2e} | "
                       f"{rec['seconds'] / (npair * NS_PER_PAIR):.2f} | {dp} | {_load():.1f} |",
                       flush=True)
