@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
+import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,3 +24,16 @@ def extract(rev: str) -> str:
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", path], input=archive, check=True)
     return path
+
+
+def baseline_env(rev):
+    """Environment for the worker processes: ``KDT_BASELINE_PATH`` points at :func:`extract` of
+    ``rev`` (None: no baseline, the inherited environment)."""
+    return None if not rev else dict(os.environ, KDT_BASELINE_PATH=extract(rev))
+
+
+def run_header(baseline=None) -> str:
+    """The first line of a results table: date, cores, Python, load and the baseline."""
+    return (f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, python "
+            f"{sys.version.split()[0]}, load {load():.2f}"
+            + (f", baseline = {baseline}" if baseline else ""))

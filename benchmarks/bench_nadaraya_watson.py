@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from _machine import extract as _extract
+from _machine import baseline_env, run_header
 from _machine import load as _load
 
 NS_PER_PAIR = 3.8e-9  # one fast power evaluation per pair on 2 threads (benchmarks/RESULTS.md)
@@ -202,13 +202,10 @@ def main(argv=None):
     parser.add_argument("--skip-overfit", action="store_true")
     args = parser.parse_args(argv)
     impls = ["kdtheory"] + ([] if args.skip_peers else IMPLS[1:])
-    env = None
     if args.baseline:
         impls.insert(1, "baseline")
-        env = dict(os.environ, KDT_BASELINE_PATH=_extract(args.baseline))
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, python "
-          f"{sys.version.split()[0]}, load {_load():.2f}"
-          + (f", baseline = {args.baseline}" if args.baseline else ""))
+    env = baseline_env(args.baseline)
+    print(run_header(args.baseline))
     print("| d | n = m | implementation | median s | peak extra MiB | time / kdtheory | "
           "pairs within h | pairs/s | time / pair bound | load |")
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -36,13 +36,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the package
-from _machine import extract as _extract  # noqa: E402
+from _machine import baseline_env, run_header  # noqa: E402
 from bench_nadaraya_watson import (  # noqa: E402
     NS_PER_PAIR, _data, _load, _singular_sums, measure)
 
@@ -119,14 +118,11 @@ def main(argv=None):
     parser.add_argument("--baseline", metavar="REV", help="also time both teachers at git REV")
     args = parser.parse_args(argv)
     impls = IMPLS[:2] if args.skip_peers else list(IMPLS)
-    env = None
     if args.baseline:
         impls[2:2] = ["kdtheory@baseline", "kdtheory_torus@baseline"]
-        env = dict(os.environ, KDT_BASELINE_PATH=_extract(args.baseline))
+    env = baseline_env(args.baseline)
     tmp = tempfile.mkdtemp(prefix="kdt-torus-")
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, python "
-          f"{sys.version.split()[0]}, load {_load():.2f}"
-          + (f", baseline = {args.baseline}" if args.baseline else ""))
+    print(run_header(args.baseline))
     print("| d | n = m | implementation | median s | CPU s | peak extra MiB | time / euclid | "
           "CPU / euclid | time / torus | pairs within h | time / pair bound | max abs dp | load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
