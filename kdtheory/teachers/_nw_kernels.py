@@ -307,6 +307,30 @@ def _accumulate_slice(yt, start, w, count, acc):
 
 # --- COLUMNS index ---------------------------------------------------------------------------
 
+@njit(inline="always", **_JIT)
+def _next_cell(cur, clo, chi, nd):
+    """Advance the odometer ``cur`` over the cells clo..chi of the first nd coordinates (last
+    coordinate fastest); False once every cell was visited."""
+    j = nd - 1
+    while j >= 0:
+        cur[j] += 1
+        if cur[j] <= chi[j]:
+            return True
+        cur[j] = clo[j]
+        j -= 1
+    return False
+
+
+@njit(inline="always", **_JIT)
+def _add_slice(slices, n_slices, start, stop):
+    """Append the slice [start, stop) to ``slices`` unless it is empty; the new count."""
+    if stop > start:
+        slices[n_slices, 0] = start
+        slices[n_slices, 1] = stop
+        n_slices += 1
+    return n_slices
+
+
 @njit(**_JIT)
 def _ball_slices(q, r2, ix, box, slices, cur, clo, chi):
     """Slices [start, stop) of the sorted points holding every point within sqrt(r2) of q.
@@ -339,18 +363,8 @@ def _ball_slices(q, r2, ix, box, slices, cur, clo, chi):
             half = math.sqrt(r * r - gap2)
             start = _lower_bound(last, ix.col_start[col], ix.col_start[col + 1], q[nd] - half)
             stop = _upper_bound(last, start, ix.col_start[col + 1], q[nd] + half)
-            if stop > start:
-                slices[n_slices, 0] = start
-                slices[n_slices, 1] = stop
-                n_slices += 1
-        j = nd - 1
-        while j >= 0:
-            cur[j] += 1
-            if cur[j] <= chi[j]:
-                break
-            cur[j] = clo[j]
-            j -= 1
-        if j < 0:
+            n_slices = _add_slice(slices, n_slices, start, stop)
+        if not _next_cell(cur, clo, chi, nd):
             return n_slices
 
 
@@ -403,28 +417,12 @@ def _ball_slices_periodic(q, r2, ix, slices, cur, clo, chi):
                 stop = _upper_bound(last, start, end, high)
                 if low < 0.0:  # the wrapped part [low + L, L), after the main slice
                     wrap = max(stop, _lower_bound(last, begin, end, low + box))
-                    if end > wrap:
-                        slices[n_slices, 0] = wrap
-                        slices[n_slices, 1] = end
-                        n_slices += 1
+                    n_slices = _add_slice(slices, n_slices, wrap, end)
                 elif high >= box:  # the wrapped part [0, high - L], before the main slice
                     wrap = min(start, _upper_bound(last, begin, end, high - box))
-                    if wrap > begin:
-                        slices[n_slices, 0] = begin
-                        slices[n_slices, 1] = wrap
-                        n_slices += 1
-            if stop > start:
-                slices[n_slices, 0] = start
-                slices[n_slices, 1] = stop
-                n_slices += 1
-        j = nd - 1
-        while j >= 0:
-            cur[j] += 1
-            if cur[j] <= chi[j]:
-                break
-            cur[j] = clo[j]
-            j -= 1
-        if j < 0:
+                    n_slices = _add_slice(slices, n_slices, begin, wrap)
+            n_slices = _add_slice(slices, n_slices, start, stop)
+        if not _next_cell(cur, clo, chi, nd):
             return n_slices
 
 
