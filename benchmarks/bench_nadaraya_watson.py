@@ -10,11 +10,16 @@ n = 1e5) and peak RSS growth during them (VmHWM reset through /proc/self/clear_r
 cost would exceed ``--max-peer-pairs`` candidate pairs is extrapolated from n = 1e4 (time scaled
 by n*m for brute force, by pairs within h for neighbour lists) and marked "~". ``--baseline
 REV`` adds the teacher as committed at git revision REV (extracted with ``git archive`` into a
-temporary directory), measured in the same run. The last column is the 1-minute load average
-when the row finished (2 cores: above 2 means the measurement shared the CPUs). Then: compile /
-load time in a fresh process, and the overfit replication: teacher part (vanilla + 5-fold
-cross-fit) at d = 2, and end to end with ``kdtheory.montecarlo.run_cell("overfit", ...)``, split
-into teacher fit + predict time and the rest.
+temporary directory), measured in the same run. "time / pair bound" divides by pairs x 3.8 ns
+(a fixed figure from an earlier machine); "time / pair cost" by pairs x the cost per pair of one
+fast power evaluation and label sum on a contiguous slice (the column index's inner step),
+measured in the kdtheory worker right after its timed runs (:func:`pair_cost`; baseline rows
+use it too), which follows the machine's speed of the moment. The last column is the 1-minute
+load average when the row finished (2 cores: above 2 means the measurement shared the CPUs).
+Then: compile / load time in a fresh process, and the overfit replication: teacher part
+(vanilla + 5-fold cross-fit) at d = 2, and end to end with
+``kdtheory.montecarlo.run_cell("overfit", ...)``, split into teacher fit + predict time and the
+rest.
 """
 
 from __future__ import annotations
@@ -101,7 +106,8 @@ def worker(impl, d, n, reps):
     seconds, peak, p, _ = measure(fn, (*_data(d, 200), 200 ** (-1 / (4 + d)), a),
                                (X, y, Q, h, a), reps)
     print(json.dumps(dict(impl=impl, d=d, n=n, seconds=seconds, peak_mib=peak,
-                          checksum=float(np.nansum(p)))))
+                          checksum=float(np.nansum(p)),
+                          pair_cost=pair_cost(d) if impl == "kdtheory" else None)))
 
 
 def measure(fn, warm_args, args, reps):
@@ -120,6 +126,42 @@ def measure(fn, warm_args, args, reps):
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     return float(np.median(times)), _rss_mib("VmHWM:") - base, p, float(np.median(cpu))
+
+
+def pair_cost(d, reps=40000, size=1024):
+    """Wall seconds per pair within h of the least work a pair needs, measured now in this
+    process: one fast power evaluation and one label sum per pair, as the column index does it
+    on a contiguous slice (``_nw_kernels._weights`` with the singular kernel, a = d/4, then
+    ``_accumulate_slice``) on slices of ``size`` pairs with r2 in (0, h^2], on as many threads
+    at once as the teacher uses (``numba.get_num_threads()``). The workers call it right after
+    their timed runs: unlike the fixed NS_PER_PAIR it follows the machine's speed of the moment.
+    The k-d tree (d >= 5) pays more per pair: its label sums gather compacted indices."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numba
+
+    from kdtheory.teachers import _nw_kernels as nwk
+
+    h2 = (10**4 ** (-1 / (4 + d))) ** 2
+    rng = np.random.default_rng(3)
+    threads = numba.get_num_threads()
+
+    @numba.njit(nogil=True)
+    def repeat(r2, yt, h2, a, reps):
+        w, acc, total = np.empty(r2.size), np.zeros(yt.shape[0]), 0
+        for _ in range(reps):
+            nwk._weights(r2, r2.size, nwk.SINGULAR, h2, a, w)
+            total += nwk._accumulate_slice(yt, 0, w, r2.size, acc)
+        return total
+
+    bufs = [(h2 * (1.0 - rng.uniform(size=size)), np.eye(2)[rng.integers(0, 2, size)].T.copy())
+            for _ in range(threads)]
+    repeat(*bufs[0], h2, d / 4, 1)  # compile
+    with ThreadPoolExecutor(threads) as pool:
+        t0 = time.perf_counter()
+        list(pool.map(lambda b: repeat(*b, h2, d / 4, reps), bufs))
+        seconds = time.perf_counter() - t0
+    return seconds / (threads * reps * size)
 
 
 def _spawn(*args, env=None):
@@ -207,10 +249,10 @@ def main(argv=None):
     env = baseline_env(args.baseline)
     print(run_header(args.baseline))
     print("| d | n = m | implementation | median s | peak extra MiB | time / kdtheory | "
-          "pairs within h | pairs/s | time / pair bound | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "pairs within h | pairs/s | time / pair bound | time / pair cost | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for d in args.d:
-        pairs, ours, peers_1e4 = {}, {}, {}
+        pairs, ours, cost, peers_1e4 = {}, {}, {}, {}
         for n in args.n:
             pairs[n] = count_pairs(d, n)
             for impl in impls:
@@ -226,10 +268,11 @@ def main(argv=None):
                 if n == 10**4:
                     peers_1e4[impl] = rec["seconds"]
                 if impl == "kdtheory":
-                    ours[n] = rec["seconds"]
+                    ours[n], cost[n] = rec["seconds"], rec["pair_cost"]
                 extra = (f"{pairs[n]:.2e} | {pairs[n] / rec['seconds']:.2e} | "
-                         f"{rec['seconds'] / (pairs[n] * NS_PER_PAIR):.2f}"
-                         if impl in ("kdtheory", "baseline") else " | | ")
+                         f"{rec['seconds'] / (pairs[n] * NS_PER_PAIR):.2f} | "
+                         f"{rec['seconds'] / (pairs[n] * cost[n]):.2f}"
+                         if impl in ("kdtheory", "baseline") else " | | | ")
                 name = f"kdtheory@{args.baseline}" if impl == "baseline" else impl
                 print(f"| {d} | {n:.0e} | {name} | {mark}{rec['seconds']:.3g} | "
                       f"{rec['peak_mib']:.0f} | {mark}{rec['seconds'] / ours[n]:.1f} | {extra} | "

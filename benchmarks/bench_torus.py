@@ -20,7 +20,12 @@ n = 1e5; peers 3 runs, 1 at n = 1e5):
 at git revision REV (``git archive`` into a temporary directory), measured in the same run
 ("time / euclid" and "time / torus" stay relative to the working tree's rows).
 "pairs within h" counts minimum-image pairs (torus rows) or Euclidean pairs (Euclidean row);
-"time / pair bound" divides by pairs x 3.8 ns as in RESULTS.md. A peer whose work would exceed
+"time / pair bound" divides by pairs x 3.8 ns as in RESULTS.md, "time / pair cost" by pairs x
+the cost of one fast power evaluation and label sum per pair measured in the same worker right
+after the timed runs (bench_nadaraya_watson.pair_cost; baseline rows and peers: that of the
+latest kdtheory row);
+"per pair / euclid" is the time per pair within h over the Euclidean teacher's (the torus has
+more pairs: no ball is cut by a face). A peer whose work would exceed
 ``--max-peer-pairs`` is extrapolated from n = 1e4 by the pair count ("~"). "max |dp|" is the
 largest difference from kdtheory_torus's probabilities (same data): the peers compute the same
 estimator. "CPU s" is the median CPU time of the worker process (all its threads; less
@@ -43,7 +48,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the package
 from _machine import baseline_env, run_header  # noqa: E402
 from bench_nadaraya_watson import (  # noqa: E402
-    NS_PER_PAIR, _data, _load, _singular_sums, measure)
+    NS_PER_PAIR, _data, _load, _singular_sums, measure, pair_cost)
 
 IMPLS = ["kdtheory", "kdtheory_torus", "scipy_ckdtree_torus", "sklearn_ghost_torus"]
 
@@ -89,7 +94,8 @@ def run_sklearn_ghost_torus(X, y, Q, h, a):
 
 
 def worker(impl, d, n, reps, out_path):
-    if impl.endswith("@baseline"):
+    baseline = impl.endswith("@baseline")
+    if baseline:
         sys.path.insert(0, os.environ["KDT_BASELINE_PATH"])  # before the working tree
         for name in [m for m in sys.modules if m == "kdtheory" or m.startswith("kdtheory.")]:
             del sys.modules[name]
@@ -99,7 +105,8 @@ def worker(impl, d, n, reps, out_path):
     fn = globals()[f"run_{impl}"]
     seconds, peak, p, cpu = measure(fn, (*_data(d, 200), 0.45, a), (X, y, Q, h, a), reps)
     np.save(out_path, p)
-    print(json.dumps(dict(seconds=seconds, peak_mib=peak, cpu=cpu)))
+    cost = pair_cost(d) if impl.startswith("kdtheory") and not baseline else None
+    print(json.dumps(dict(seconds=seconds, peak_mib=peak, cpu=cpu, pair_cost=cost)))
 
 
 def count_pairs(d, n, box):
@@ -124,13 +131,14 @@ def main(argv=None):
     tmp = tempfile.mkdtemp(prefix="kdt-torus-")
     print(run_header(args.baseline))
     print("| d | n = m | implementation | median s | CPU s | peak extra MiB | time / euclid | "
-          "CPU / euclid | time / torus | pairs within h | time / pair bound | max abs dp | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "CPU / euclid | time / torus | per pair / euclid | pairs within h | time / pair bound | "
+          "time / pair cost | max abs dp | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for d in args.d:
         at_1e4 = {}
         for n in args.n:
             pairs = {None: count_pairs(d, n, None), 1.0: count_pairs(d, n, 1.0)}
-            secs, cpus, ref = {}, {}, None
+            secs, cpus, ref, cost = {}, {}, None, None
             for impl in impls:
                 ours = impl.startswith("kdtheory")
                 npair = pairs[None if impl.split("@")[0] == "kdtheory" else 1.0]
@@ -139,7 +147,7 @@ def main(argv=None):
                         and impl in at_1e4):
                     rec = dict(seconds=at_1e4[impl][0] * npair / at_1e4[impl][1],
                                cpu=at_1e4[impl][2] * npair / at_1e4[impl][1],
-                               peak_mib=float("nan"))
+                               peak_mib=float("nan"), pair_cost=None)
                     mark = "~"
                 else:
                     path = os.path.join(tmp, f"{impl}-{d}-{n}.npy")
@@ -156,14 +164,17 @@ def main(argv=None):
                 if n == 10**4:
                     at_1e4[impl] = (rec["seconds"], npair, rec["cpu"])
                 secs[impl], cpus[impl] = rec["seconds"], rec["cpu"]
+                cost = rec["pair_cost"] or cost
                 torus = secs.get("kdtheory_torus", float("nan"))
                 name = impl.replace("@baseline", f"@{args.baseline}")
                 print(f"| {d} | {n:.0e} | {name} | {mark}{rec['seconds']:.3g} | "
                       f"{mark}{rec['cpu']:.3g} | {rec['peak_mib']:.0f} | "
                       f"{mark}{rec['seconds'] / secs['kdtheory']:.2f} | "
                       f"{mark}{rec['cpu'] / cpus['kdtheory']:.2f} | "
-                      f"{mark}{rec['seconds'] / torus:.2f} | {npair:.2e} | "
-                      f"{rec['seconds'] / (npair * NS_PER_PAIR):.2f} | {dp} | {_load():.1f} |",
+                      f"{mark}{rec['seconds'] / torus:.2f} | "
+                      f"{mark}{rec['seconds'] / npair / (secs['kdtheory'] / pairs[None]):.2f} | "
+                      f"{npair:.2e} | {rec['seconds'] / (npair * NS_PER_PAIR):.2f} | "
+                      f"{rec['seconds'] / (npair * cost):.2f} | {dp} | {_load():.1f} |",
                       flush=True)
     return 0
 
