@@ -116,6 +116,12 @@ def stages(d, ns):
                   flush=True)
 
 
+def _abs_diff(x, q, box):
+    """|x - q| per coordinate, as the minimum image on the torus (box = L)."""
+    diff = np.abs(x - q)
+    return diff if box is None else np.minimum(diff, box - diff)
+
+
 def _gap2(q, lo, hi, box):
     gap = np.maximum(0.0, np.maximum(lo - q, q - hi))
     if box is not None:
@@ -150,15 +156,10 @@ def counts(d, ns, n_queries=300):
             tot = np.zeros(4)
             for q in qs:
                 near = _gap2(q, ix64.node_lo[leaves], ix64.node_hi[leaves], box) <= h * h
-                diff = np.abs(centre - q)
-                if box is not None:
-                    diff = np.minimum(diff, box - diff)
-                sphere = near[parent] & (np.sqrt((diff ** 2).sum(axis=1)) <= h + radius)
+                to_centre = np.sqrt((_abs_diff(centre, q, box) ** 2).sum(axis=1))
+                sphere = near[parent] & (to_centre <= h + radius)
                 boxed = _gap2(q, lo[g], hi[g], box) <= h * h
-                diff = np.abs(X - q)
-                if box is not None:
-                    diff = np.minimum(diff, box - diff)
-                tot += [((diff ** 2).sum(axis=1) <= h * h).sum(),
+                tot += [((_abs_diff(X, q, box) ** 2).sum(axis=1) <= h * h).sum(),
                         (ix64.node_end[leaves] - ix64.node_start[leaves])[near].sum(),
                         size[boxed].sum(), size[sphere].sum()]
             mean = tot / n_queries
