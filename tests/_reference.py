@@ -28,6 +28,19 @@ def sq_dists(Xq, X, boxsize=None):
     return (diff ** 2).sum(axis=-1)
 
 
+def compact_within(xt, q, start, stop, reach2, boxsize=None):
+    """(r2, index) of the points j in [start, stop) of xt (d, n) with r2_j <= reach2, in order;
+    r2_j summed over the coordinates in order (the kernels' order, so equal to the last bit)."""
+    r2 = np.zeros(stop - start)
+    for c in range(xt.shape[0]):
+        t = np.abs(xt[c, start:stop] - q[c])
+        if boxsize is not None:
+            t = np.minimum(t, boxsize - t)
+        r2 = r2 + t * t
+    inside = np.flatnonzero(r2 <= reach2)
+    return r2[inside], start + inside
+
+
 def nw_predict_proba(X, labels, Xq, h, a, kernel, fallback="prior", min_neighbors=5,
                      n_classes=2, boxsize=None):
     """Brute force over all pairs; returns (proba (m, k), number of fallback queries).

@@ -38,12 +38,14 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from ._lanes import LANES, compact_run
+
 SINGULAR, GAUSSIAN, EPANECHNIKOV, UNIFORM = 0, 1, 2, 3
 PRIOR, NEAREST, GROW = 0, 1, 2
 EXACT, KERNEL, FALLBACK = 0, 1, 2  # how each query was answered
 COLUMNS, TREE = 0, 1  # index kinds
 
-_BLOCK = 256  # candidates processed per vectorised batch
+_BLOCK = 256  # candidates processed per vectorised batch (a multiple of _lanes.WIDTH)
 _CHUNK = 64  # queries per parallel task (they share scratch buffers)
 _QBLOCK = 16  # TREE: consecutive queries (sorted by leaf) sharing one tree walk; divides _CHUNK
 _JIT = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
@@ -528,8 +530,19 @@ def _flush(ix, kernel, h2, a, cr2, cidx, count, w, acc):
 
 @njit(**_JIT)
 def _compact(q, ix, start, stop, reach2, r2, cr2, cidx, count):
-    """Appends to (cr2, cidx) the points of [start, stop) within reach (at most _BLOCK)."""
-    _sq_dists(q, ix.xt, start, stop, r2, ix.box)
+    """Appends to (cr2, cidx) the points of [start, stop) within reach (at most _BLOCK), eight
+    at a time by :func:`._lanes.compact_run` where the CPU has the vector compress (``LANES``;
+    a compile-time constant). The callers flush when ``count + _BLOCK`` would pass the buffer's
+    size, and _BLOCK is a multiple of 8, so the 8-lane stores never run past it."""
+    if LANES:
+        return compact_run(q, ix.xt, start, stop, reach2, cr2, cidx, count, ix.box)
+    return _compact_loop(q, ix.xt, start, stop, reach2, r2, cr2, cidx, count, ix.box)
+
+
+@njit(**_JIT)
+def _compact_loop(q, xt, start, stop, reach2, r2, cr2, cidx, count, box):
+    """:func:`_compact` as plain loops: the distances, then a branch-free compaction."""
+    _sq_dists(q, xt, start, stop, r2, box)
     for j in range(stop - start):
         cr2[count] = r2[j]
         cidx[count] = start + j

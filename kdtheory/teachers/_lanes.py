@@ -1,0 +1,127 @@
+r"""Eight points at a time: the squared distances and the compaction of the k-d tree teacher's
+candidate points, as packed vector code (docs/theory.md §5.2). Private; no random numbers.
+
+:func:`compact_lanes` does, for the points j = s, ..., s + length - 1 of a run (length <= 8),
+
+.. math:: r_j^2 = \sum_{c=0}^{d-1} t_{cj}^2, \qquad t_{cj} = x_{cj} - q_c \ \text{(Euclidean)}
+          \quad\text{or}\quad \min(|x_{cj} - q_c|,\ L - |x_{cj} - q_c|) \ \text{(torus)},
+
+summed over c in increasing order from 0, as :func:`_nw_kernels._sq_dists` does, so every
+:math:`r_j^2` is bitwise the same; it then appends the :math:`(r_j^2, j)` with
+:math:`r_j^2 \le` ``reach2`` to ``cr2[count:]`` and ``cidx[count:]``, in order, and returns the
+new count.
+
+Why vector IR by hand. Numba's own loops over a run of n points cost a fixed ~30 ns per run on
+top of ~1.1 ns per point for the distances and as much again for the branch-free compaction
+(benchmarks/RESULTS.md), and the tree scans runs of 8-130 points. This is one 8-lane
+operation per coordinate, then one compress of the lanes within reach, written as LLVM IR
+through :func:`numba.extending.intrinsic`: masked loads for the lanes of the run,
+``llvm.experimental.vector.compress`` (LLVM >= 19, so numba >= 0.62) and a full 8-lane store,
+which is why ``cr2`` and ``cidx`` must have room for 8 entries past ``count``.
+
+:data:`LANES` is true where the compile target has AVX-512F (a compress instruction). Elsewhere
+LLVM expands the compress into per-lane code, measured 1.5-3.5x slower than the plain loop on
+an AVX2 target at runs of 64-128 points, so the kernels keep the loop there.
+"""
+
+from __future__ import annotations
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils, config
+from numba.extending import intrinsic
+
+WIDTH = 8  # lanes: one 512-bit vector of float64
+
+_features = config.CPU_FEATURES if config.CPU_FEATURES is not None \
+    else llvm.get_host_cpu_features().flatten()
+LANES = "+avx512f" in _features.split(",")
+
+
+def _splat(builder, value, vty):
+    v = builder.insert_element(ir.Constant(vty, ir.Undefined), value,
+                               ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(v, ir.Constant(vty, ir.Undefined),
+                                  ir.Constant(ir.VectorType(ir.IntType(32), WIDTH), [0] * WIDTH))
+
+
+def _declare(builder, name, ret, args):
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(ret, args), name)
+
+
+def _is_array(t, dtype, ndim, layout=None):
+    return (isinstance(t, types.Array) and t.dtype == dtype and t.ndim == ndim
+            and (layout is None or t.layout == layout))
+
+
+@intrinsic
+def compact_lanes(typingctx, xt, q, s, length, reach2, cr2, cidx, count, box):
+    """(xt (d, n) C float64, q (d,), s, length <= 8, reach2, cr2, cidx, count, box L or None)
+    -> count + #{j in [s, s + length) : r_j^2 <= reach2}; see the module docstring."""
+    if not (_is_array(xt, types.float64, 2, "C") and _is_array(q, types.float64, 1)
+            and _is_array(cr2, types.float64, 1, "C") and _is_array(cidx, types.int64, 1, "C")
+            and all(isinstance(t, types.Integer) for t in (s, length, count))
+            and isinstance(reach2, types.Float)):
+        return None
+    periodic = not isinstance(box, (types.NoneType, types.Omitted))
+    sig = types.int64(xt, q, s, length, reach2, cr2, cidx, count, box)
+
+    def codegen(context, builder, signature, args):
+        xt_ty, q_ty, s_ty, len_ty, r_ty, cr2_ty, cidx_ty, count_ty, box_ty = signature.args
+        i64 = ir.IntType(64)
+        vd, vi = ir.VectorType(ir.DoubleType(), WIDTH), ir.VectorType(i64, WIDTH)
+        vm = ir.VectorType(ir.IntType(1), WIDTH)
+        s_v = context.cast(builder, args[2], s_ty, types.int64)
+        len_v = context.cast(builder, args[3], len_ty, types.int64)
+        reach_v = context.cast(builder, args[4], r_ty, types.float64)
+        count_v = context.cast(builder, args[7], count_ty, types.int64)
+        xt_a = context.make_array(xt_ty)(context, builder, args[0])
+        q_a = context.make_array(q_ty)(context, builder, args[1])
+
+        def item(ty, value, idx):
+            return cgutils.get_item_pointer(context, builder, ty,
+                                            context.make_array(ty)(context, builder, value), idx)
+
+        iota = ir.Constant(vi, list(range(WIDTH)))
+        lanes = builder.icmp_signed("<", iota, _splat(builder, len_v, vi))
+        zero = ir.Constant(vd, [0.0] * WIDTH)
+        masked_load = _declare(builder, "llvm.masked.load.v8f64.p0", vd,
+                               [vd.as_pointer(), ir.IntType(32), vm, vd])
+        r2_slot = cgutils.alloca_once_value(builder, zero)
+        with cgutils.for_range(builder, builder.extract_value(xt_a.shape, 0)) as loop:
+            x_ptr = cgutils.get_item_pointer(context, builder, xt_ty, xt_a, [loop.index, s_v])
+            x = builder.call(masked_load, [builder.bitcast(x_ptr, vd.as_pointer()),
+                                           ir.Constant(ir.IntType(32), 8), lanes, zero])
+            q_c = builder.load(cgutils.get_item_pointer(context, builder, q_ty, q_a,
+                                                        [loop.index]))
+            t = builder.fsub(x, _splat(builder, q_c, vd))
+            if periodic:
+                t = builder.call(_declare(builder, "llvm.fabs.v8f64", vd, [vd]), [t])
+                box_v = context.cast(builder, args[8], box_ty, types.float64)
+                other = builder.fsub(_splat(builder, box_v, vd), t)
+                t = builder.select(builder.fcmp_ordered("<", other, t), other, t)
+            builder.store(builder.fadd(builder.load(r2_slot), builder.fmul(t, t)), r2_slot)
+        r2 = builder.load(r2_slot)
+        inside = builder.and_(builder.fcmp_ordered("<=", r2, _splat(builder, reach_v, vd)), lanes)
+        for ty, value, vty, name in ((cr2_ty, args[5], vd, "v8f64"),
+                                     (cidx_ty, args[6], vi, "v8i64")):
+            data = r2 if vty is vd else builder.add(iota, _splat(builder, s_v, vi))
+            compress = _declare(builder, f"llvm.experimental.vector.compress.{name}", vty,
+                                [vty, vm, vty])
+            packed = builder.call(compress, [data, inside, ir.Constant(vty, ir.Undefined)])
+            builder.store(packed, builder.bitcast(item(ty, value, [count_v]), vty.as_pointer()),
+                          align=8)
+        ctpop = _declare(builder, "llvm.ctpop.i8", ir.IntType(8), [ir.IntType(8)])
+        n_inside = builder.call(ctpop, [builder.bitcast(inside, ir.IntType(8))])
+        return builder.add(count_v, builder.zext(n_inside, i64))
+
+    return sig, codegen
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+def compact_run(q, xt, start, stop, reach2, cr2, cidx, count, box):
+    """:func:`compact_lanes` over the run [start, stop), eight points at a time."""
+    for s in range(start, stop, WIDTH):
+        count = compact_lanes(xt, q, s, min(WIDTH, stop - s), reach2, cr2, cidx, count, box)
+    return count
