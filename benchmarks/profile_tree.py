@@ -12,6 +12,8 @@ of ``_nw_kernels.py`` in which one more stage of ``_tree_kernel_sums_cand`` is c
 - ``full``: the shipped kernels;
 - ``-flush``: no weights and label sums of the points within h;
 - ``-compact``: nor the compaction of the points within h (the distances are still computed);
+  only where the kernels use the plain loops (``_lanes.LANES`` false): the 8-lane vector code
+  computes and compacts in one pass;
 - ``-dist``: nor the squared distances of the candidate points;
 - ``-query``: nor the per-query gaps to the candidate boxes and the run loop (the block walk
   and the box gathering remain).
@@ -36,6 +38,7 @@ import numpy as np
 
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the package
 from kdtheory.teachers import _nw_kernels  # noqa: E402
+from kdtheory.teachers._lanes import LANES  # noqa: E402
 from kdtheory.teachers import nadaraya_watson as nw  # noqa: E402
 
 _STUBS = '''
@@ -64,7 +67,8 @@ def _variants(src):
     body = src[i0:i1]
     cut = {"full": body}
     cut["-flush"] = body.replace("_flush(", "_no_flush(")
-    cut["-compact"] = cut["-flush"].replace("_compact(", "_dists_only(")
+    if not LANES:
+        cut["-compact"] = cut["-flush"].replace("_compact(", "_dists_only(")
     cut["-dist"] = cut["-flush"].replace("_compact(", "_no_compact(")
     cut["-query"] = body.replace("    acc[:] = 0.0\n", "    acc[:] = 0.0\n    return 0\n", 1)
     return {name: src[:i0] + b + src[i1:] + _STUBS for name, b in cut.items()}
@@ -80,8 +84,8 @@ def _load_module(path, name):
 def stages(d, ns):
     import numba
     numba.set_num_threads(1)
-    with open(_nw_kernels.__file__) as f:
-        src = f.read()
+    with open(_nw_kernels.__file__) as f:  # the copies live outside the package
+        src = f.read().replace("from ._lanes import", "from kdtheory.teachers._lanes import")
     tmp = tempfile.mkdtemp(prefix="kdt-profile-")
     mods = {}
     for name, text in _variants(src).items():

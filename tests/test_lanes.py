@@ -67,4 +67,4 @@ def test_lanes_flag_follows_the_compile_target():
     """LANES is on exactly where the target has AVX-512F (its compress instruction)."""
     from numba.core.registry import cpu_target
     features = cpu_target.target_context.codegen()._get_host_cpu_features()
-    assert _lanes.LANES == ("+avx512f" in features.split(","))
+    assert ("+avx512f" in features.split(",")) == _lanes.LANES
