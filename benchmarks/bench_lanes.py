@@ -1,5 +1,6 @@
 """The k-d tree teacher's candidate compaction, per point: the 8-lane vector code against the
-plain loops, on runs of 8 to 128 points (the tree's runs are 8-140 points long at d = 5).
+plain loops, on runs of 8 to 128 points (the tree's runs are 109-138 points long on average at
+d = 5, many of them shorter).
 
     python benchmarks/bench_lanes.py [--d 5] [--runs 8 16 64 128]
 

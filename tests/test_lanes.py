@@ -8,9 +8,9 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from _reference import compact_within  # noqa: E402
+from _reference import compact_within, nw_predict_proba  # noqa: E402
 
-from kdtheory.teachers import _lanes  # noqa: E402
+from kdtheory.teachers import NadarayaWatsonTeacher, _lanes  # noqa: E402
 from kdtheory.teachers import _nw_kernels as nwk  # noqa: E402
 
 SENTINEL = -7.0
@@ -38,15 +38,19 @@ def runs(draw):
 
 
 def _check(compact, run):
+    """The new entries equal the reference bitwise; nothing before ``count`` and nothing past
+    the room the caller must leave (count + 8 * ceil(run / 8), see _lanes) is written."""
     xt, q, start, stop, reach2, box, count0 = run
-    size = count0 + (stop - start) + _lanes.WIDTH  # room for the 8-lane stores
-    cr2, cidx = np.full(size, SENTINEL), np.full(size, -7, np.int64)
-    count = compact(q, xt, start, stop, reach2, cr2, cidx, count0, box)
+    room = count0 + _lanes.WIDTH * -(-(stop - start) // _lanes.WIDTH)
+    guard = 16
+    cr2, cidx = np.full(room + guard, SENTINEL), np.full(room + guard, -7, np.int64)
+    count = compact(q, xt, start, stop, reach2, cr2[:room], cidx[:room], count0, box)
     r2, index = compact_within(xt, q, start, stop, reach2, box)
     assert count == count0 + index.size
     assert np.array_equal(cr2[count0:count], r2)  # bitwise: the same sums in the same order
     assert np.array_equal(cidx[count0:count], index)
     assert np.all(cr2[:count0] == SENTINEL) and np.all(cidx[:count0] == -7)
+    assert np.all(cr2[room:] == SENTINEL) and np.all(cidx[room:] == -7)
 
 
 @given(runs())
@@ -58,7 +62,7 @@ def test_vector_lanes_match_reference(run):
 @given(runs())
 def test_plain_loop_matches_reference(run):
     def loop(q, xt, start, stop, reach2, cr2, cidx, count, box):
-        r2 = np.empty(max(stop - start, 1))
+        r2 = np.empty(max(stop - start, 1))  # the loop's own scratch
         return nwk._compact_loop(q, xt, start, stop, reach2, r2, cr2, cidx, count, box)
     _check(loop, run)
 
@@ -68,3 +72,25 @@ def test_lanes_flag_follows_the_compile_target():
     from numba.core.registry import cpu_target
     features = cpu_target.target_context.codegen()._get_host_cpu_features()
     assert ("+avx512f" in features.split(",")) == _lanes.LANES
+
+
+def test_block_leaves_room_for_the_lanes():
+    """_compact's callers flush when count + _BLOCK would pass the buffer; that leaves room
+    for the 8-lane stores only if _BLOCK is a multiple of the width."""
+    assert nwk._BLOCK % _lanes.WIDTH == 0
+
+
+def test_tree_flushes_mid_walk_match_brute_force():
+    """Bandwidths putting about 8000 (cube, h > sqrt(5)/2) and 1190 (torus, h = 0.49) training
+    points within reach of each query: the 1024-entry compaction buffer fills and is flushed
+    mid-walk."""
+    rng = np.random.default_rng(11)
+    X, labels = rng.uniform(size=(8000, 5)), rng.integers(0, 3, 8000)
+    Xq = np.vstack([rng.uniform(size=(150, 5)), X[:10]])
+    for box in (None, 1.0):
+        h = 1.2 if box is None else 0.49  # ball volume 5.26 h^5: 0.148 of the torus
+        teacher = NadarayaWatsonTeacher(bandwidth=h, boxsize=box).fit(X, labels)
+        assert teacher.index_.kind == nwk.TREE
+        expected, _ = nw_predict_proba(X, labels, Xq, h, teacher.a_, "singular", n_classes=3,
+                                       boxsize=box)
+        np.testing.assert_allclose(teacher.predict_proba(Xq), expected, rtol=0, atol=1e-12)

@@ -11,31 +11,39 @@ summed over c in increasing order from 0, as :func:`_nw_kernels._sq_dists` does,
 :math:`r_j^2 \le` ``reach2`` to ``cr2[count:]`` and ``cidx[count:]``, in order, and returns the
 new count.
 
-Why vector IR by hand. Numba's own loops over a run of n points cost a fixed ~30 ns per run on
-top of ~1.1 ns per point for the distances and as much again for the branch-free compaction
-(benchmarks/RESULTS.md), and the tree scans runs of 8-130 points. This is one 8-lane
+Why vector IR by hand. Numba's own loops (:func:`_nw_kernels._compact_loop`: the distances,
+then a branch-free compaction) cost about 80-90 ns per call plus 1.1 ns per point (d = 5,
+Euclidean),
+and the tree scans runs of 109-138 points on average, many shorter; this costs about 4 ns per
+call plus 0.7 ns per point (``benchmarks/bench_lanes.py``, RESULTS.md). It is one 8-lane
 operation per coordinate, then one compress of the lanes within reach, written as LLVM IR
 through :func:`numba.extending.intrinsic`: masked loads for the lanes of the run,
-``llvm.experimental.vector.compress`` (LLVM >= 19, so numba >= 0.62) and a full 8-lane store,
-which is why ``cr2`` and ``cidx`` must have room for 8 entries past ``count``.
+``llvm.experimental.vector.compress`` (LLVM >= 19, so numba >= 0.62) and a full 8-lane store.
+So ``1 <= length <= 8``, and ``cr2`` and ``cidx`` need room for 8 entries from ``count``:
+:func:`compact_run` over [start, stop) needs ``count + 8 * ceil((stop - start) / 8)``.
 
-:data:`LANES` is true where the compile target has AVX-512F (a compress instruction). Elsewhere
-LLVM expands the compress into per-lane code, measured 1.5-3.5x slower than the plain loop on
-an AVX2 target at runs of 64-128 points, so the kernels keep the loop there.
+:data:`LANES` is true where Numba's compile target has AVX-512F (a compress instruction).
+Elsewhere LLVM expands the compress into per-lane code, measured 1.7-2.0x slower than the plain
+loop on an AVX2 target at runs of 64-128 points, so the kernels keep the loop there.
+
+Numba's on-disk cache of a function is keyed on its own source file only: after editing this
+file, delete the ``__pycache__`` of this package (or touch ``_nw_kernels.py``), or the cached
+kernels that call it keep the old code.
 """
 
 from __future__ import annotations
 
-import llvmlite.binding as llvm
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils, config
+from numba.core.codegen import get_host_cpu_features
 from numba.extending import intrinsic
 
 WIDTH = 8  # lanes: one 512-bit vector of float64
 
-_features = config.CPU_FEATURES if config.CPU_FEATURES is not None \
-    else llvm.get_host_cpu_features().flatten()
+# the features Numba compiles for: NUMBA_CPU_FEATURES, else the host's (less AVX if
+# NUMBA_ENABLE_AVX=0), as in numba.core.codegen.JITCPUCodegen
+_features = config.CPU_FEATURES if config.CPU_FEATURES is not None else get_host_cpu_features()
 LANES = "+avx512f" in _features.split(",")
 
 

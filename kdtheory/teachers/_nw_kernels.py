@@ -38,7 +38,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from ._lanes import LANES, compact_run
+from ._lanes import LANES, compact_run  # editing _lanes.py: see its note on the cache
 
 SINGULAR, GAUSSIAN, EPANECHNIKOV, UNIFORM = 0, 1, 2, 3
 PRIOR, NEAREST, GROW = 0, 1, 2
@@ -540,7 +540,8 @@ def _compact(q, ix, start, stop, reach2, r2, cr2, cidx, count):
     """Appends to (cr2, cidx) the points of [start, stop) within reach (at most _BLOCK), eight
     at a time by :func:`._lanes.compact_run` where the CPU has the vector compress (``LANES``;
     a compile-time constant). The callers flush when ``count + _BLOCK`` would pass the buffer's
-    size, and _BLOCK is a multiple of 8, so the 8-lane stores never run past it."""
+    size, and _BLOCK is a multiple of 8, so the 8-lane stores (up to ``count + _BLOCK``) never
+    run past it."""
     if LANES:
         return compact_run(q, ix.xt, start, stop, reach2, cr2, cidx, count, ix.box)
     return _compact_loop(q, ix.xt, start, stop, reach2, r2, cr2, cidx, count, ix.box)
