@@ -308,10 +308,16 @@ def _accumulate_slice(yt, start, w, count, acc):
 
 
 @njit(inline="always", **_JIT)
-def _add_label(acc, yt, i):
-    """acc += yt[:, i], as a loop (cheaper in Numba than the array expression)."""
+def _add_if_equal(q, ix, i, lo, hi, acc):
+    """For the exact-match scans: if xt[j, i] == q[j] for j in [lo, hi) (the other coordinates
+    matched already), acc += yt[:, i] and 1, else 0. The labels are added in a loop, which Numba
+    makes cheaper than the array expression."""
+    for j in range(lo, hi):
+        if ix.xt[j, i] != q[j]:
+            return 0
     for c in range(acc.size):
-        acc[c] += yt[c, i]
+        acc[c] += ix.yt[c, i]
+    return 1
 
 
 # --- COLUMNS index ---------------------------------------------------------------------------
@@ -486,12 +492,7 @@ def _columns_exact_match(q, ix, box, acc):
     i = _lower_bound(last, ix.col_start[col], stop, q[nd])
     count = 0
     while i < stop and last[i] == q[nd]:
-        same = True
-        for j in range(nd):
-            same = same and ix.xt[j, i] == q[j]
-        if same:
-            count += 1
-            _add_label(acc, ix.yt, i)
+        count += _add_if_equal(q, ix, i, 0, nd, acc)
         i += 1
     return count
 
@@ -753,12 +754,7 @@ def _tree_exact_match(q, ix, acc):
     count = 0
     for i in range(x0.size):
         if x0[i] == q0:
-            same = True
-            for j in range(1, q.size):
-                same &= ix.xt[j, start + i] == q[j]
-            if same:
-                count += 1
-                _add_label(acc, ix.yt, start + i)
+            count += _add_if_equal(q, ix, start + i, 1, q.size, acc)
     return count
 
 
