@@ -13,9 +13,9 @@ new count.
 
 Why vector IR by hand. Numba's own loops (:func:`_nw_kernels._compact_loop`: the distances,
 then a branch-free compaction) cost about 80-90 ns per call plus 1.1 ns per point (d = 5,
-Euclidean),
-and the tree scans runs of 109-138 points on average, many shorter; this costs about 4 ns per
-call plus 0.7 ns per point (``benchmarks/bench_lanes.py``, RESULTS.md). It is one 8-lane
+Euclidean; a line through bench_lanes.py's 8- and 128-point rows), and the tree
+scans runs of 109-138 points on average, many shorter; this costs about 4 ns per call plus
+0.7 ns per point (``benchmarks/bench_lanes.py``, RESULTS.md). It is one 8-lane
 operation per coordinate, then one compress of the lanes within reach, written as LLVM IR
 through :func:`numba.extending.intrinsic`: masked loads for the lanes of the run,
 ``llvm.experimental.vector.compress`` (LLVM >= 19, so numba >= 0.62) and a full 8-lane store.
@@ -23,7 +23,7 @@ So ``1 <= length <= 8``, and ``cr2`` and ``cidx`` need room for 8 entries from `
 :func:`compact_run` over [start, stop) needs ``count + 8 * ceil((stop - start) / 8)``.
 
 :data:`LANES` is true where Numba's compile target has AVX-512F (a compress instruction).
-Elsewhere LLVM expands the compress into per-lane code, measured 1.7-2.0x slower than the plain
+Elsewhere LLVM expands the compress into per-lane code, measured 1.7-1.9x slower than the plain
 loop on an AVX2 target at runs of 64-128 points, so the kernels keep the loop there.
 
 Numba's on-disk cache of a function is keyed on its own source file only: after editing this
