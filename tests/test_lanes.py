@@ -5,7 +5,9 @@ import pathlib
 import sys
 
 import numpy as np
+import pytest
 from hypothesis import given, strategies as st
+from numba import njit
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from _reference import compact_within, nw_predict_proba  # noqa: E402
@@ -53,10 +55,38 @@ def _check(compact, run):
     assert np.all(cr2[room:] == SENTINEL) and np.all(cidx[room:] == -7)
 
 
+def _run_of(lanes):
+    """The test's own run loop over one packing of the lanes (compact_run is the shipped one,
+    fixed to the host's KIND)."""
+    @njit
+    def run(q, xt, start, stop, reach2, cr2, cidx, count, box):
+        for s in range(start, stop, _lanes.WIDTH):
+            count = lanes(xt, q, s, min(_lanes.WIDTH, stop - s), reach2, cr2, cidx, count, box)
+        return count
+    return run
+
+
+_COMPRESS = _run_of(_lanes._compact_lanes(_lanes._compress))
+_PERMUTE = _run_of(_lanes._compact_lanes(_lanes._permute))
+
+
 @given(runs())
 def test_vector_lanes_match_reference(run):
-    """compact_lanes runs everywhere (on CPUs without AVX-512 LLVM expands its compress)."""
+    """The shipped compact_run, whichever packing the host's KIND chose."""
     _check(_lanes.compact_run, run)
+
+
+@given(runs())
+def test_compress_lanes_match_reference(run):
+    """The AVX-512 packing runs everywhere (without AVX-512 LLVM expands its compress)."""
+    _check(_COMPRESS, run)
+
+
+@pytest.mark.skipif(_lanes.KIND is None, reason="the AVX2 packing needs AVX2 (vpermps)")
+@given(runs())
+def test_permute_lanes_match_reference(run):
+    """The AVX2 packing: a table of 16 permutations for each 4-lane half."""
+    _check(_PERMUTE, run)
 
 
 @given(runs())
@@ -68,10 +98,13 @@ def test_plain_loop_matches_reference(run):
 
 
 def test_lanes_flag_follows_the_compile_target():
-    """LANES is on exactly where the target has AVX-512F (its compress instruction)."""
+    """KIND is avx512 where the target has AVX-512F (its compress instruction), else avx2
+    where it has AVX2; LANES is on for either."""
     from numba.core.registry import cpu_target
-    features = cpu_target.target_context.codegen()._get_host_cpu_features()
-    assert ("+avx512f" in features.split(",")) == _lanes.LANES
+    features = cpu_target.target_context.codegen()._get_host_cpu_features().split(",")
+    expected = "avx512" if "+avx512f" in features else "avx2" if "+avx2" in features else None
+    assert expected == _lanes.KIND
+    assert (expected is not None) == _lanes.LANES
 
 
 def test_block_leaves_room_for_the_lanes():

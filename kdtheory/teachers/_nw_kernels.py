@@ -539,10 +539,10 @@ def _flush(ix, kernel, h2, a, cr2, cidx, count, w, acc):
 @njit(**_JIT)
 def _compact(q, ix, start, stop, reach2, r2, cr2, cidx, count):
     """Appends to (cr2, cidx) the points of [start, stop) within reach (at most _BLOCK), eight
-    at a time by :func:`._lanes.compact_run` where the CPU has the vector compress (``LANES``;
-    a compile-time constant). The callers flush when ``count + _BLOCK`` would pass the buffer's
-    size, and _BLOCK is a multiple of 8, so the 8-lane stores (up to ``count + _BLOCK``) never
-    run past it."""
+    at a time by :func:`._lanes.compact_run` where the CPU has AVX-512 or AVX2 (``LANES``; a
+    compile-time constant), else by the plain loop. The callers flush when ``count + _BLOCK``
+    would pass the buffer's size, and _BLOCK is a multiple of 8, so the 8-lane stores (up to
+    ``count + _BLOCK``) never run past it."""
     if LANES:
         return compact_run(q, ix.xt, start, stop, reach2, cr2, cidx, count, ix.box)
     return _compact_loop(q, ix.xt, start, stop, reach2, r2, cr2, cidx, count, ix.box)
