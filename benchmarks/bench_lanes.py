@@ -7,8 +7,9 @@ d = 5, many of them shorter).
 Times :func:`kdtheory.teachers._lanes.compact_run` and :func:`_nw_kernels._compact_loop` on
 the same random runs of a (d, 4096) coordinate array (about a tenth of the points within
 reach), Euclidean and on the torus, in one process; prints ns per point (best of 5) and
-whether ``_lanes.LANES`` (the teacher's choice) is on. To see the code the vector path becomes
-on a CPU without AVX-512, run it for another target, e.g. AVX2::
+``_lanes.KIND``, the packing the compile target gets (``"avx512"``: compress; ``"avx2"``:
+permutation table; ``None``: the teacher keeps the loop). To time the AVX2 packing on an
+AVX-512 machine, run it for an AVX2 target::
 
     NUMBA_CPU_NAME=haswell NUMBA_CACHE_DIR=$(mktemp -d) \\
     NUMBA_CPU_FEATURES=+64bit,+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+f16c,+fma,+lzcnt,+movbe,\\
@@ -58,7 +59,7 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     xt = np.ascontiguousarray(rng.uniform(size=(args.d, 4096)))
     q = rng.uniform(size=args.d)
-    print(f"# LANES = {_lanes.LANES}; ns per point, best of 5")
+    print(f"# KIND = {_lanes.KIND}; ns per point, best of 5")
     print("| space | run | lanes | loop | loop / lanes |")
     print("|---|---|---|---|---|")
     for box in (None, 1.0):
